@@ -1,0 +1,180 @@
+/**
+ * Requests: one line, the command word then its fields, comma-separated,
+ * no spaces (the seed's rule), e.g. `UPLOAD_FILE,photos,cat.jpg,52133`.
+ */
+import type { ErrorCode } from '../errors.js';
+import { decodeField, encodeField } from './fields.js';
+
+export const COMMANDS = [
+  'HELLO',
+  'EXIT',
+  'NEW_BUCKET',
+  'LIST_BUCKET',
+  'DELETE_BUCKET',
+  'UPLOAD_FILE',
+  'LIST_FILE',
+  'DOWNLOAD_FILE',
+  'DELETE_FILE',
+] as const;
+
+export type Command = (typeof COMMANDS)[number];
+
+export function isCommand(word: string): word is Command {
+  return (COMMANDS as readonly string[]).includes(word);
+}
+
+/** The word that asks DELETE_BUCKET to delete the bucket's files too. */
+export const FORCE_FLAG = 'FORCE';
+
+export type Request =
+  | { command: 'HELLO' }
+  | { command: 'EXIT' }
+  | { command: 'NEW_BUCKET'; bucket: string }
+  | { command: 'LIST_BUCKET' }
+  | { command: 'DELETE_BUCKET'; bucket: string; force: boolean }
+  | { command: 'UPLOAD_FILE'; bucket: string; name: string; size: number }
+  | { command: 'LIST_FILE'; bucket: string }
+  | { command: 'DOWNLOAD_FILE'; bucket: string; name: string }
+  | { command: 'DELETE_FILE'; bucket: string; name: string };
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message?: string };
+
+// Field counts after the command word: [min, max].
+const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
+  HELLO: [0, 0],
+  EXIT: [0, 0],
+  NEW_BUCKET: [1, 1],
+  LIST_BUCKET: [0, 0],
+  DELETE_BUCKET: [1, 2],
+  UPLOAD_FILE: [3, 3],
+  LIST_FILE: [1, 1],
+  DOWNLOAD_FILE: [2, 2],
+  DELETE_FILE: [2, 2],
+};
+
+const FIELD_NAMES: Record<Command, string> = {
+  HELLO: 'HELLO',
+  EXIT: 'EXIT',
+  NEW_BUCKET: 'NEW_BUCKET,<bucket>',
+  LIST_BUCKET: 'LIST_BUCKET',
+  DELETE_BUCKET: 'DELETE_BUCKET,<bucket>[,FORCE]',
+  UPLOAD_FILE: 'UPLOAD_FILE,<bucket>,<name>,<size>',
+  LIST_FILE: 'LIST_FILE,<bucket>',
+  DOWNLOAD_FILE: 'DOWNLOAD_FILE,<bucket>,<name>',
+  DELETE_FILE: 'DELETE_FILE,<bucket>,<name>',
+};
+
+/** The request form a command takes, for error messages and help. */
+export function usageOf(command: Command): string {
+  return FIELD_NAMES[command];
+}
+
+/** Splits a line at commas into raw byte fields. */
+export function splitFields(line: Uint8Array): Uint8Array[] {
+  const fields: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === 0x2c) {
+      fields.push(line.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  fields.push(line.subarray(start));
+  return fields;
+}
+
+/** Decimal digits without sign or leading zeros, up to 2^53 - 1. */
+export function parseSize(text: string): number | undefined {
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) return undefined;
+  const size = Number(text);
+  return Number.isSafeInteger(size) ? size : undefined;
+}
+
+export function parseRequest(line: Uint8Array): ParseResult<Request> {
+  const raw = splitFields(line);
+  const word = Buffer.from(raw[0]!).toString('latin1');
+  if (!isCommand(word)) {
+    if (word.includes(' ') && isCommand(word.trim())) {
+      return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command; no spaces may stand before or after the command word (did you mean ${word.trim()}?)` };
+    }
+    return { ok: false, code: 'UNKNOWN_COMMAND' };
+  }
+  const fields: string[] = [];
+  for (const rawField of raw.slice(1)) {
+    const decoded = decodeField(rawField);
+    if (!decoded.ok) return { ok: false, code: decoded.reason === 'space' ? 'SPACES_NOT_ALLOWED' : 'BAD_ENCODING' };
+    fields.push(decoded.value);
+  }
+  const [min, max] = FIELD_COUNTS[word];
+  if (fields.length < min || fields.length > max) {
+    return { ok: false, code: 'WRONG_FIELD_COUNT', message: `wrong number of fields; the form is ${FIELD_NAMES[word]}` };
+  }
+  const [first = '', second = '', third = ''] = fields;
+  switch (word) {
+    case 'HELLO':
+    case 'EXIT':
+    case 'LIST_BUCKET':
+      return { ok: true, value: { command: word } };
+    case 'NEW_BUCKET':
+    case 'LIST_FILE':
+      return { ok: true, value: { command: word, bucket: first } };
+    case 'DELETE_BUCKET': {
+      if (fields.length === 2 && second !== FORCE_FLAG) {
+        return { ok: false, code: 'BAD_FIELD', message: `the optional second field of DELETE_BUCKET must be ${FORCE_FLAG}` };
+      }
+      return { ok: true, value: { command: word, bucket: first, force: fields.length === 2 } };
+    }
+    case 'UPLOAD_FILE': {
+      const size = parseSize(third);
+      if (size === undefined) return { ok: false, code: 'BAD_FIELD', message: 'the size must be a whole number of bytes, in decimal digits' };
+      return { ok: true, value: { command: word, bucket: first, name: second, size } };
+    }
+    case 'DOWNLOAD_FILE':
+    case 'DELETE_FILE':
+      return { ok: true, value: { command: word, bucket: first, name: second } };
+  }
+}
+
+/** Encodes a request as its wire line, LF included. */
+export function encodeRequest(request: Request): Buffer {
+  const fields: string[] = [];
+  switch (request.command) {
+    case 'HELLO':
+    case 'EXIT':
+    case 'LIST_BUCKET':
+      break;
+    case 'NEW_BUCKET':
+    case 'LIST_FILE':
+      fields.push(request.bucket);
+      break;
+    case 'DELETE_BUCKET':
+      fields.push(request.bucket);
+      if (request.force) fields.push(FORCE_FLAG);
+      break;
+    case 'UPLOAD_FILE':
+      if (!Number.isSafeInteger(request.size) || request.size < 0) throw new RangeError(`invalid size ${request.size}`);
+      fields.push(request.bucket, request.name, String(request.size));
+      break;
+    case 'DOWNLOAD_FILE':
+    case 'DELETE_FILE':
+      fields.push(request.bucket, request.name);
+      break;
+  }
+  return Buffer.from([request.command, ...fields.map(encodeField)].join(',') + '\n', 'latin1');
+}
+
+/** The upload trailer: the SHA-256 of the body, in lowercase hex. */
+export function encodeUploadTrailer(sha256: string): Buffer {
+  if (!isSha256Hex(sha256)) throw new RangeError('not a SHA-256 hex digest');
+  return Buffer.from(`SHA256,${sha256}\n`, 'latin1');
+}
+
+export function parseUploadTrailer(line: Uint8Array): string | undefined {
+  const text = Buffer.from(line).toString('latin1');
+  const match = /^SHA256,([0-9a-f]{64})$/.exec(text);
+  return match?.[1];
+}
+
+export function isSha256Hex(text: string): boolean {
+  return /^[0-9a-f]{64}$/.test(text);
+}

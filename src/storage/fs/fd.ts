@@ -1,0 +1,19 @@
+/**
+ * Promise forms of the raw-descriptor calls. The backend streams through
+ * raw descriptors rather than FileHandles: a FileHandle cannot be closed
+ * while a stream made from it holds it, and we must fsync and close ourselves.
+ */
+import fs, { type BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
+
+const openFd = promisify(fs.open);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+const fstatFd = promisify(fs.fstat);
+
+export const fd = {
+  open: (path: string, flags: number, mode?: number): Promise<number> => openFd(path, flags, mode),
+  sync: (descriptor: number): Promise<void> => fsyncFd(descriptor),
+  close: (descriptor: number): Promise<void> => closeFd(descriptor),
+  stat: (descriptor: number): Promise<BigIntStats> => fstatFd(descriptor, { bigint: true }) as Promise<BigIntStats>,
+};

@@ -1,0 +1,119 @@
+/**
+ * One upload into the filesystem backend: a temporary file in the hidden
+ * area, opened exclusively, bytes counted and hashed as they stream; then
+ * end, fsync, close, verify, rename into place, fsync the bucket folder.
+ * On any failure the temporary file is removed and nothing is visible.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { lstat, rename, rm } from 'node:fs/promises';
+import { constants, createWriteStream, type WriteStream } from 'node:fs';
+import { fd } from './fd.js';
+import { BucketError } from '../../errors.js';
+import type { StoredFile, UploadSink } from '../storage.js';
+import { fromOsError } from './os-errors.js';
+import { destroyAndWait, endAndClose, writeChunk } from '../../util/streams.js';
+
+export const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+
+export interface UploadTarget {
+  bucket: string;
+  name: string;
+  declaredSize: number;
+  tmpPath: string;
+  finalPath: string;
+}
+
+export interface UploadHooks {
+  /** Called after the rename, with what to record about the stored file. */
+  committed(target: UploadTarget, sha256: string, handleStat: { size: bigint; mtimeNs: bigint }): Promise<void>;
+  /** Serialises the visible part of commits to one name. */
+  lock<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** fsyncs a folder so a rename into it survives a crash. */
+  syncDir(dir: string): Promise<void>;
+  /** Throws NO_SUCH_BUCKET if the bucket folder is gone. */
+  bucketDir(bucket: string): Promise<string>;
+}
+
+/**
+ * Creates the temporary file exclusively, never through a symlink, before
+ * the client is told to send, so that a failure is known in time.
+ */
+export async function openTempFile(tmpPath: string): Promise<WriteStream> {
+  const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  // The stream owns the descriptor from here: it fsyncs (flush) and closes it.
+  return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
+}
+
+export class FsUploadSink implements UploadSink {
+  readonly name: string;
+  readonly #target: UploadTarget;
+  readonly #hooks: UploadHooks;
+  readonly #stream: WriteStream;
+  readonly #hash: Hash = createHash('sha256');
+  #received = 0;
+  #streamError: Error | undefined;
+  #done = false;
+
+  constructor(target: UploadTarget, stream: WriteStream, hooks: UploadHooks) {
+    this.name = target.name;
+    this.#target = target;
+    this.#hooks = hooks;
+    this.#stream = stream;
+    this.#stream.on('error', (error) => {
+      this.#streamError = error;
+    });
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.#done) throw new Error('write after the upload ended');
+    if (this.#streamError) throw fromOsError(this.#streamError);
+    this.#received += chunk.length;
+    if (this.#received > this.#target.declaredSize) {
+      throw new BucketError('BAD_FIELD', 'more bytes arrived than the upload declared');
+    }
+    this.#hash.update(chunk);
+    await writeChunk(this.#stream, chunk).catch((error: unknown) => {
+      throw fromOsError(error);
+    });
+  }
+
+  async commit(expectedSha256: string): Promise<StoredFile> {
+    if (this.#done) throw new Error('commit after the upload ended');
+    this.#done = true;
+    try {
+      if (this.#received !== this.#target.declaredSize) {
+        throw new BucketError('INCOMPLETE_BODY', `received ${this.#received} of ${this.#target.declaredSize} bytes`);
+      }
+      // The stream was opened with `flush`: it fsyncs before it closes.
+      await endAndClose(this.#stream);
+      const stat = await lstat(this.#target.tmpPath, { bigint: true });
+      const sha256 = this.#hash.digest('hex');
+      if (sha256 !== expectedSha256) throw new BucketError('CHECKSUM_MISMATCH');
+      const { bucket, name, tmpPath, finalPath } = this.#target;
+      await this.#hooks.lock(`${bucket}/${name}`, async () => {
+        const dir = await this.#hooks.bucketDir(bucket);
+        await rename(tmpPath, finalPath).catch((error: unknown) => {
+          throw fromOsError(error, 'NO_SUCH_BUCKET');
+        });
+        await this.#hooks.syncDir(dir);
+        await this.#hooks.committed(this.#target, sha256, stat);
+      });
+      return { name, size: this.#received, sha256 };
+    } catch (error) {
+      await this.#discard();
+      throw fromOsError(error);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.#discard();
+  }
+
+  async #discard(): Promise<void> {
+    // The stream closes its descriptor once no write is in flight.
+    await destroyAndWait(this.#stream);
+    await rm(this.#target.tmpPath, { force: true }).catch(() => undefined);
+  }
+}
