@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { fd as fdOps } from './fd.js';
+import { fd as fdOps } from '../../util/fd.js';
 import { destroyAndWait } from '../../util/streams.js';
 import type { DownloadSource } from '../storage.js';
 

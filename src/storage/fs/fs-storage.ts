@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
-import { fd as fdOps } from './fd.js';
+import { fd as fdOps } from '../../util/fd.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { checkBucketName, isValidBucketName, normalizeFileName } from '../names.js';

@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { constants, createWriteStream, type WriteStream } from 'node:fs';
-import { fd } from './fd.js';
+import { fd } from '../../util/fd.js';
 import { BucketError } from '../../errors.js';
 import type { StoredFile, UploadSink } from '../storage.js';
 import { fromOsError } from './os-errors.js';

@@ -1,0 +1,27 @@
+/**
+ * Errors raised on the client's side. Errors the server reports arrive as
+ * BucketError (with the server's stable code); these are the local ones.
+ */
+export const CLIENT_ERRORS = {
+  CONNECTION_REFUSED: 'cannot connect to the server',
+  CONNECT_TIMEOUT: 'the server did not answer in time',
+  CONNECTION_LOST: 'the connection to the server was lost',
+  PROTOCOL_ERROR: 'the server sent something this client does not understand',
+  DOWNLOAD_CHECKSUM_MISMATCH: 'the downloaded bytes do not match the SHA-256 the server sent; nothing was kept',
+  CANCELLED: 'cancelled',
+  DESTINATION_EXISTS: 'the destination file already exists',
+  LOCAL_FILE_ERROR: 'a local file could not be read or written',
+  SOURCE_CHANGED: 'the local file changed size while it was being sent',
+} as const;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
+
+export class ClientError extends Error {
+  readonly code: ClientErrorCode;
+
+  constructor(code: ClientErrorCode, message: string = CLIENT_ERRORS[code], options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ClientError';
+    this.code = code;
+  }
+}
