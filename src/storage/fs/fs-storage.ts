@@ -151,11 +151,11 @@ export class FsStorage implements Storage {
     const dir = await this.#bucketDir(bucket);
     // O_NOFOLLOW: a symlink planted in a bucket is never followed out of ROOT.
     const fd = await fdOps.open(path.join(dir, fileName), constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
-      throw fromOsError(error, 'NO_SUCH_FILE');
+      throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
     });
     try {
       const stats = await fdOps.stat(fd);
-      if (!stats.isFile()) throw new BucketError('NO_SUCH_FILE');
+      if (!stats.isFile()) throw new BucketError('NO_SUCH_FILE', noSuchFile(bucket, fileName));
       const recordedSha256 = await this.#checksums.lookup(bucket, fileName, stats);
       return new FsDownloadSource(fileName, fd, Number(stats.size), recordedSha256);
     } catch (error) {
@@ -170,11 +170,11 @@ export class FsStorage implements Storage {
     const filePath = path.join(dir, fileName);
     await this.#withLock(`${bucket}/${fileName}`, async () => {
       const stats = await lstat(filePath).catch((error: unknown) => {
-        throw fromOsError(error, 'NO_SUCH_FILE');
+        throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
       });
-      if (!stats.isFile()) throw new BucketError('NO_SUCH_FILE');
+      if (!stats.isFile()) throw new BucketError('NO_SUCH_FILE', noSuchFile(bucket, fileName));
       await unlink(filePath).catch((error: unknown) => {
-        throw fromOsError(error, 'NO_SUCH_FILE');
+        throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
       });
       await this.#checksums.forget(bucket, fileName);
       await syncDir(dir);
@@ -190,7 +190,7 @@ export class FsStorage implements Storage {
     checkBucketName(bucket);
     const dir = path.join(this.root, bucket);
     const stats = await lstat(dir).catch(() => undefined);
-    if (!stats?.isDirectory()) throw new BucketError('NO_SUCH_BUCKET', `bucket "${bucket}" does not exist`);
+    if (!stats?.isDirectory()) throw new BucketError('NO_SUCH_BUCKET', `no bucket "${bucket}"`);
     return dir;
   }
 
@@ -211,6 +211,10 @@ export class FsStorage implements Storage {
     });
     return current;
   }
+}
+
+function noSuchFile(bucket: string, name: string): string {
+  return `no file "${name}" in bucket "${bucket}"`;
 }
 
 function createdAt(stats: { birthtimeMs: number; mtimeMs: number }): Date {

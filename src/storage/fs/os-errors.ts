@@ -9,13 +9,13 @@ export function errnoOf(error: unknown): string | undefined {
  * Maps an fs error to a BucketError. `missing` says what ENOENT means at
  * the call site (a bucket or a file that is not there).
  */
-export function fromOsError(error: unknown, missing: ErrorCode = 'STORAGE_FAILED'): BucketError {
+export function fromOsError(error: unknown, missing: ErrorCode = 'STORAGE_FAILED', missingMessage?: string): BucketError {
   if (error instanceof BucketError) return error;
   switch (errnoOf(error)) {
     case 'ENOENT':
     case 'ENOTDIR':
-    case 'ELOOP':
-      return new BucketError(missing);
+    case 'ELOOP': // O_NOFOLLOW met a symlink: not a file of ours
+      return new BucketError(missing, missingMessage);
     case 'ENOSPC':
     case 'EDQUOT':
       return new BucketError('NO_SPACE');
