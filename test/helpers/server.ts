@@ -1,0 +1,69 @@
+/** Starts the real bucketd program on port 0 with a temporary root. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BUCKETD = path.join(REPO_ROOT, 'dist/cli/bucketd.js');
+export const BUCKET = path.join(REPO_ROOT, 'dist/cli/bucket.js');
+
+export interface RunningServer {
+  port: number;
+  root: string;
+  child: ChildProcess;
+  stderr(): string;
+  /** Peak resident memory of the server process, in bytes (Linux). */
+  peakRss(): Promise<number>;
+  /** SIGTERM, then the exit code. Removes the temporary root if we made it. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function tempDir(prefix = 'bucketd-test-', base = os.tmpdir()): Promise<string> {
+  return mkdtemp(path.join(base, prefix));
+}
+
+export async function startServer(options: { root?: string; args?: string[]; base?: string } = {}): Promise<RunningServer> {
+  const ownRoot = options.root === undefined;
+  const root = options.root ?? (await tempDir('bucketd-root-', options.base));
+  const child = spawn(process.execPath, [BUCKETD, '--port', '0', '--log-level', 'warn', ...(options.args ?? []), root], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const port = await new Promise<number>((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`bucketd did not start: ${stderr}`)), 10_000);
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+      const match = /listening on (\S+):(\d+)/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[2]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bucketd exited with ${code}: ${stderr}`));
+    });
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    port,
+    root,
+    child,
+    stderr: () => stderr,
+    async peakRss() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const match = /VmHWM:\s+(\d+) kB/.exec(status);
+      return match ? Number(match[1]) * 1024 : 0;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      if (ownRoot) await rm(root, { recursive: true, force: true });
+      return code;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { COMMANDS, encodeRequest, parseRequest, parseUploadTrailer, type Request } from '../../src/protocol/requests.js';
+
+const parse = (line: string) => parseRequest(Buffer.from(line, 'utf8'));
+
+// Wire lines written by hand, independent of the encoder.
+const ROWS: Array<[string, Request]> = [
+  ['HELLO', { command: 'HELLO' }],
+  ['EXIT', { command: 'EXIT' }],
+  ['NEW_BUCKET,photos', { command: 'NEW_BUCKET', bucket: 'photos' }],
+  ['LIST_BUCKET', { command: 'LIST_BUCKET' }],
+  ['DELETE_BUCKET,photos', { command: 'DELETE_BUCKET', bucket: 'photos', force: false }],
+  ['DELETE_BUCKET,photos,FORCE', { command: 'DELETE_BUCKET', bucket: 'photos', force: true }],
+  ['UPLOAD_FILE,photos,cat.jpg,52133', { command: 'UPLOAD_FILE', bucket: 'photos', name: 'cat.jpg', size: 52133 }],
+  ['UPLOAD_FILE,photos,my%20cat%2C%20Tom.jpg,0', { command: 'UPLOAD_FILE', bucket: 'photos', name: 'my cat, Tom.jpg', size: 0 }],
+  ['LIST_FILE,photos', { command: 'LIST_FILE', bucket: 'photos' }],
+  ['DOWNLOAD_FILE,photos,%F0%9F%8E%89.png', { command: 'DOWNLOAD_FILE', bucket: 'photos', name: '🎉.png' }],
+  ['DELETE_FILE,photos,caf%C3%A9.txt', { command: 'DELETE_FILE', bucket: 'photos', name: 'café.txt' }],
+];
+
+test('table: wire lines decode to requests and encode back', () => {
+  for (const [wire, request] of ROWS) {
+    assert.deepEqual(parse(wire), { ok: true, value: request }, wire);
+    assert.equal(encodeRequest(request).toString('latin1'), `${wire}\n`);
+  }
+});
+
+test('the command word is strict and exact', () => {
+  for (const line of ['hello', 'Hello', ' HELLO', 'HELLO ', 'HELLOO', 'HELL', '', 'NEW-BUCKET,x', 'LIST_BUCKETS', '\u0000', 'HELLO\t']) {
+    const result = parse(line);
+    assert.equal(result.ok, false, line);
+    assert.equal(!result.ok && result.code, 'UNKNOWN_COMMAND', line);
+  }
+});
+
+test('wrong field counts are refused with WRONG_FIELD_COUNT', () => {
+  for (const line of ['HELLO,x', 'EXIT,', 'NEW_BUCKET', 'NEW_BUCKET,a,b', 'LIST_BUCKET,x', 'UPLOAD_FILE,a,b', 'UPLOAD_FILE,a,b,1,2', 'DOWNLOAD_FILE,a', 'DELETE_FILE,a,b,c', 'LIST_FILE', 'DELETE_BUCKET,a,FORCE,x']) {
+    const result = parse(line);
+    assert.equal(!result.ok && result.code, 'WRONG_FIELD_COUNT', line);
+  }
+});
+
+test('spaces, bad escapes and bad sizes are refused with their own codes', () => {
+  const rows: Array<[string, string]> = [
+    ['NEW_BUCKET,my photos', 'SPACES_NOT_ALLOWED'],
+    ['NEW_BUCKET,%ZZ', 'BAD_ENCODING'],
+    ['NEW_BUCKET,%FF', 'BAD_ENCODING'],
+    ['UPLOAD_FILE,a,b,-1', 'BAD_FIELD'],
+    ['UPLOAD_FILE,a,b,01', 'BAD_FIELD'],
+    ['UPLOAD_FILE,a,b,1e3', 'BAD_FIELD'],
+    ['UPLOAD_FILE,a,b,', 'BAD_FIELD'],
+    ['UPLOAD_FILE,a,b,99999999999999999', 'BAD_FIELD'],
+    ['DELETE_BUCKET,a,force', 'BAD_FIELD'],
+  ];
+  for (const [line, code] of rows) {
+    const result = parse(line);
+    assert.equal(!result.ok && result.code, code, line);
+  }
+});
+
+const text = fc.string({ unit: 'grapheme', maxLength: 40 });
+const requestArb: fc.Arbitrary<Request> = fc.oneof(
+  fc.constantFrom<Request>({ command: 'HELLO' }, { command: 'EXIT' }, { command: 'LIST_BUCKET' }),
+  text.map((bucket): Request => ({ command: 'NEW_BUCKET', bucket })),
+  text.map((bucket): Request => ({ command: 'LIST_FILE', bucket })),
+  fc.record({ bucket: text, force: fc.boolean() }).map((r): Request => ({ command: 'DELETE_BUCKET', ...r })),
+  fc.record({ bucket: text, name: text, size: fc.maxSafeNat() }).map((r): Request => ({ command: 'UPLOAD_FILE', ...r })),
+  fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DOWNLOAD_FILE', ...r })),
+  fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DELETE_FILE', ...r })),
+);
+
+test('property: every request round-trips through one line without spaces', () => {
+  fc.assert(
+    fc.property(requestArb, (request) => {
+      const wire = encodeRequest(request);
+      assert.equal(wire.indexOf(0x20), -1);
+      assert.equal(wire.indexOf(0x0a), wire.length - 1);
+      assert.deepEqual(parseRequest(wire.subarray(0, -1)), { ok: true, value: request });
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('property: parsing arbitrary lines never throws and names a code when it refuses', () => {
+  const wordish = fc.oneof(fc.constantFrom(...COMMANDS), fc.string({ maxLength: 12 }));
+  const lines = fc.oneof(
+    fc.uint8Array({ maxLength: 80 }),
+    fc.tuple(wordish, fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 })).map(([w, f]) => Buffer.from([w, ...f].join(','), 'utf8')),
+  );
+  fc.assert(
+    fc.property(lines, (line) => {
+      const result = parseRequest(line);
+      if (!result.ok) assert.match(result.code, /^[A-Z_]+$/);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('upload trailer: SHA256 and 64 lowercase hex digits', () => {
+  const sha = 'a'.repeat(64);
+  assert.equal(parseUploadTrailer(Buffer.from(`SHA256,${sha}`)), sha);
+  for (const bad of ['', sha, `SHA256,${sha.toUpperCase()}`, `SHA256,${sha}0`, `sha256,${sha}`, `SHA256, ${sha}`]) {
+    assert.equal(parseUploadTrailer(Buffer.from(bad)), undefined, bad);
+  }
+});
