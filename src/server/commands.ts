@@ -162,7 +162,7 @@ async function sendDownload(request: Extract<Request, { command: 'DOWNLOAD_FILE'
     }
     const sha256 = hash.digest('hex');
     if (source.recordedSha256 !== undefined && source.recordedSha256 !== sha256) {
-      exchange.logger.error('stored file fails its checksum', { bucket: request.bucket, name: source.name });
+      exchange.logger.error('stored file fails its checksum', { bucket: request.bucket, name: source.name, recorded: source.recordedSha256, computed: sha256, sent });
       await exchange.send(encodeErrorReply('CORRUPT_FILE', undefined, [sha256]));
       return 'continue';
     }

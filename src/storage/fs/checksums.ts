@@ -1,8 +1,8 @@
 /**
  * Recorded checksums: a small JSON file per stored file under
  * ROOT/.bucketd/sums/<bucket>/<name>. A record counts only while the file's
- * size and mtime still match it, so a file changed by hand under ROOT shows
- * as "checksum unknown" rather than as a wrong checksum.
+ * inode, size and mtime still match it, so a file changed by hand under ROOT,
+ * or replaced since, shows as "checksum unknown" rather than as a wrong one.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -13,11 +13,14 @@ interface ChecksumRecord {
   sha256: string;
   size: number;
   mtimeNs: string;
+  ino: string;
 }
 
+/** What tells one version of a file from another: a rename keeps all three. */
 export interface FileIdentity {
-  size: number | bigint;
+  size: bigint;
   mtimeNs: bigint;
+  ino: bigint;
 }
 
 export class ChecksumStore {
@@ -30,7 +33,7 @@ export class ChecksumStore {
   }
 
   async record(bucket: string, name: string, sha256: string, identity: FileIdentity): Promise<void> {
-    const record: ChecksumRecord = { sha256, size: Number(identity.size), mtimeNs: identity.mtimeNs.toString() };
+    const record: ChecksumRecord = { sha256, size: Number(identity.size), mtimeNs: identity.mtimeNs.toString(), ino: identity.ino.toString() };
     const bucketDir = path.join(this.#dir, bucket);
     await mkdir(bucketDir, { recursive: true });
     const tmp = path.join(this.#tmpDir, `${randomBytes(8).toString('hex')}.sum`);
@@ -53,7 +56,8 @@ export class ChecksumStore {
       typeof record.sha256 === 'string' &&
       isSha256Hex(record.sha256) &&
       record.size === Number(identity.size) &&
-      record.mtimeNs === identity.mtimeNs.toString();
+      record.mtimeNs === identity.mtimeNs.toString() &&
+      record.ino === identity.ino.toString();
     return matches ? record.sha256 : undefined;
   }
 

@@ -35,7 +35,7 @@ export class FsStorage implements Storage {
     this.#trashDir = path.join(hidden, 'trash');
     this.#checksums = new ChecksumStore(path.join(hidden, 'sums'), this.#tmpDir);
     this.#uploadHooks = {
-      committed: (target, sha256, stat) => this.#checksums.record(target.bucket, target.name, sha256, stat),
+      recordChecksum: (target, sha256, identity) => this.#checksums.record(target.bucket, target.name, sha256, identity),
       lock: (key, work) => this.#withLock(key, work),
       syncDir: (dir) => syncDir(dir),
       bucketDir: (bucket) => this.#bucketDir(bucket),

@@ -8,6 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { constants, createWriteStream, type WriteStream } from 'node:fs';
 import { fd } from '../../util/fd.js';
+import type { FileIdentity } from './checksums.js';
 import { BucketError } from '../../errors.js';
 import type { StoredFile, UploadSink } from '../storage.js';
 import { fromOsError } from './os-errors.js';
@@ -24,8 +25,12 @@ export interface UploadTarget {
 }
 
 export interface UploadHooks {
-  /** Called after the rename, with what to record about the stored file. */
-  committed(target: UploadTarget, sha256: string, handleStat: { size: bigint; mtimeNs: bigint }): Promise<void>;
+  /**
+   * Records the checksum of the file about to be renamed into place. It is
+   * written first, keyed by the file's identity, so that a reader never
+   * pairs one version's bytes with another version's checksum.
+   */
+  recordChecksum(target: UploadTarget, sha256: string, identity: FileIdentity): Promise<void>;
   /** Serialises the visible part of commits to one name. */
   lock<T>(key: string, work: () => Promise<T>): Promise<T>;
   /** fsyncs a folder so a rename into it survives a crash. */
@@ -92,11 +97,11 @@ export class FsUploadSink implements UploadSink {
       const { bucket, name, tmpPath, finalPath } = this.#target;
       await this.#hooks.lock(`${bucket}/${name}`, async () => {
         const dir = await this.#hooks.bucketDir(bucket);
+        await this.#hooks.recordChecksum(this.#target, sha256, stat);
         await rename(tmpPath, finalPath).catch((error: unknown) => {
           throw fromOsError(error, 'NO_SUCH_BUCKET');
         });
         await this.#hooks.syncDir(dir);
-        await this.#hooks.committed(this.#target, sha256, stat);
       });
       return { name, size: this.#received, sha256 };
     } catch (error) {
