@@ -23,7 +23,6 @@ export const ERRORS = {
   CHECKSUM_MISMATCH: { status: 422, message: 'the SHA-256 of the received bytes does not match; nothing was stored' },
   INTERNAL: { status: 500, message: 'internal server error' },
   CORRUPT_FILE: { status: 500, message: 'the stored file no longer matches its recorded SHA-256' },
-  READ_FAILED: { status: 500, message: 'the server could not read the whole file' },
   STORAGE_FAILED: { status: 500, message: 'the server could not complete the storage operation' },
   TOO_MANY_CONNECTIONS: { status: 503, message: 'too many connections; try again later' },
   SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },

@@ -12,7 +12,7 @@ import { FrameDecoder } from '../protocol/decoder.js';
 import { errorCodeOf, parseItem, parseReply, STATUS, type ReplyHead } from '../protocol/replies.js';
 import { encodeRequest, encodeUploadTrailer, parseSize, type Request } from '../protocol/requests.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../server/server.js';
-import { writeChunk } from '../util/streams.js';
+import { BodyWriter, writeChunk } from '../util/streams.js';
 import { ClientError } from './errors.js';
 
 export interface ConnectOptions {
@@ -53,6 +53,9 @@ export interface TransferOptions {
   /** Aborting cancels the transfer; the connection is closed with it. */
   signal?: AbortSignal;
 }
+
+// Upload bytes handed to the socket but not yet flushed, at most.
+const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
 /** Fields of the HELLO reply, as sent by any server of protocol 1. */
 const HELLO_FIELDS = 3;
@@ -198,6 +201,7 @@ export class BucketClient {
       (error: Error) => (early = error),
     );
     const hash = createHash('sha256');
+    const body = new BodyWriter(this.#socket, BODY_IN_FLIGHT_BYTES);
     let sent = 0;
     try {
       for await (const chunk of source) {
@@ -206,7 +210,7 @@ export class BucketClient {
         sent += bytes.length;
         if (sent > size) throw new ClientError('SOURCE_CHANGED');
         hash.update(bytes);
-        await writeChunk(this.#socket, bytes);
+        await body.write(bytes);
         options.onProgress?.(sent, size);
       }
       if (early === undefined) {

@@ -1,52 +1,88 @@
 /**
- * Reads frames from a socket through a FrameDecoder, pulling bytes only as
- * frames are asked for: while the reader is not asked, the socket is not
- * read, and TCP backpressure reaches the sender.
+ * Reads frames from a socket through a FrameDecoder. Bytes are taken as
+ * they arrive ('data' events, no copies) and the socket is paused while
+ * more than a bounded amount waits undecoded, so TCP backpressure reaches
+ * the sender and memory stays flat however fast it sends.
  */
 import type { Readable } from 'node:stream';
 import { FrameDecoder, type Frame } from '../protocol/decoder.js';
 
 export type ReadResult = Frame | { kind: 'end' };
 
+// Read ahead up to this much, so the socket keeps flowing while a frame is
+// being handled; pause above it.
+const READ_AHEAD_BYTES = 1024 * 1024;
+
 export class FrameReader {
   readonly decoder: FrameDecoder;
-  readonly #chunks: AsyncIterator<Buffer>;
+  readonly #stream: Readable;
   #ended = false;
+  #finished = false;
+  #failure: Error | undefined;
+  #discarding = false;
+  #wake: (() => void) | undefined;
 
   constructor(stream: Readable, decoder: FrameDecoder = new FrameDecoder()) {
     this.decoder = decoder;
-    this.#chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.#stream = stream;
+    stream.on('data', (chunk: Buffer) => {
+      if (this.#discarding) return;
+      decoder.push(chunk);
+      if (decoder.bufferedBytes > READ_AHEAD_BYTES) stream.pause();
+      this.#notify();
+    });
+    stream.on('end', () => {
+      this.#ended = true;
+      this.#notify();
+    });
+    stream.on('error', (error: Error) => {
+      this.#failure ??= error;
+      this.#notify();
+    });
+    stream.on('close', () => {
+      if (!this.#ended) this.#failure ??= Object.assign(new Error('connection closed'), { code: 'ECONNRESET' });
+      this.#notify();
+    });
   }
 
   /** The next frame, or `end` when the peer has finished sending. */
   async next(): Promise<ReadResult> {
     for (;;) {
       const frame = this.decoder.next();
-      if (frame) return frame;
-      if (this.#ended) return { kind: 'end' };
-      const result = await this.#chunks.next();
-      if (result.done) {
-        this.#ended = true;
-        return this.decoder.finish() ?? { kind: 'end' };
+      if (frame) {
+        if (this.#stream.isPaused() && this.decoder.bufferedBytes <= READ_AHEAD_BYTES) this.#stream.resume();
+        return frame;
       }
-      this.decoder.push(result.value);
+      if (this.#ended) {
+        if (!this.#finished) {
+          this.#finished = true;
+          const last = this.decoder.finish();
+          if (last) return last;
+        }
+        return { kind: 'end' };
+      }
+      if (this.#failure) throw this.#failure;
+      if (this.#stream.isPaused()) this.#stream.resume();
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
     }
   }
 
   /** Reads and drops everything until the peer stops sending. Never throws. */
   async discardRest(): Promise<void> {
-    try {
-      while (!this.#ended) {
-        const result = await this.#chunks.next();
-        if (result.done) this.#ended = true;
-      }
-    } catch {
-      this.#ended = true;
+    this.#discarding = true;
+    this.#stream.resume();
+    while (!this.#ended && !this.#failure) {
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
     }
   }
 
-  /** True when no unread bytes are waiting. */
-  get idle(): boolean {
-    return this.decoder.bufferedBytes === 0;
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }

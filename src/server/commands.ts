@@ -18,6 +18,8 @@ export interface Exchange {
   readonly maxFileSize: number;
   readonly peer: string;
   send(data: Buffer): Promise<void>;
+  /** Like send, for body bytes: keeps several MB in flight. */
+  sendBody(data: Buffer): Promise<void>;
   next(): Promise<ReadResult>;
   expectBody(size: number): void;
 }
@@ -118,6 +120,8 @@ async function receiveUpload(request: Extract<Request, { command: 'UPLOAD_FILE' 
       }
       if (frame.kind === 'end') {
         exchange.logger.warn('upload cut short', { peer: exchange.peer, bucket: request.bucket, name: sink.name });
+        // The peer may have only half-closed: tell it why nothing was stored.
+        await exchange.send(encodeErrorReply('INCOMPLETE_BODY')).catch(() => undefined);
         return 'close';
       }
       const sha256 = frame.kind === 'trailer' ? parseUploadTrailer(frame.line) : undefined;
@@ -149,7 +153,7 @@ async function sendDownload(request: Extract<Request, { command: 'DOWNLOAD_FILE'
         const piece = chunk.length > source.size - sent ? chunk.subarray(0, source.size - sent) : chunk;
         hash.update(piece);
         sent += piece.length;
-        await exchange.send(piece);
+        await exchange.sendBody(piece);
       }
     } catch (error) {
       if (error instanceof BucketError || isSocketError(error)) throw error;

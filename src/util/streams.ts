@@ -70,3 +70,51 @@ export function destroyAndWait(stream: Writable | Readable): Promise<void> {
     stream.destroy();
   });
 }
+
+/**
+ * Writes a body to a stream keeping up to `highWaterMark` bytes in flight:
+ * a caller waits only above that, and goes on once half has been flushed,
+ * rather than when the stream has emptied ('drain'), so that producing the
+ * next chunk overlaps with sending the last.
+ */
+export class BodyWriter {
+  readonly #stream: Writable;
+  readonly #highWaterMark: number;
+  #pending = 0;
+  #failure: Error | undefined;
+  #waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
+  constructor(stream: Writable, highWaterMark: number) {
+    this.#stream = stream;
+    this.#highWaterMark = highWaterMark;
+    // A destroyed stream fails the callbacks of unflushed writes, which
+    // rejects a waiting caller: no 'close' listener needed.
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#stream.destroyed) return Promise.reject(new Error('stream destroyed'));
+    const length = chunk.length;
+    this.#pending += length;
+    this.#stream.write(chunk, (error?: Error | null) => {
+      this.#pending -= length;
+      if (error) this.#fail(error);
+      else if (this.#waiter && this.#pending <= this.#highWaterMark / 2) {
+        const waiter = this.#waiter;
+        this.#waiter = undefined;
+        waiter.resolve();
+      }
+    });
+    if (this.#pending <= this.#highWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(this.#failure);
+  }
+}

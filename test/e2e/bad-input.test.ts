@@ -122,6 +122,7 @@ describe('bad input', () => {
     peer.send(Buffer.alloc(400_000, 1));
     // Half-close: the client says it is done sending, short of the size.
     peer.socket.end();
+    assert.equal(codeOf(await peer.line()), '400,INCOMPLETE_BODY');
     await peer.closedByPeer();
     await waitFor(async () => (await tmpFiles()).length === 0);
     assert.deepEqual(await bucketFiles(), []);

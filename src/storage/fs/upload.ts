@@ -6,15 +6,16 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, rename, rm } from 'node:fs/promises';
-import { constants, createWriteStream, type WriteStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { fd } from '../../util/fd.js';
 import type { FileIdentity } from './checksums.js';
 import { BucketError } from '../../errors.js';
 import type { StoredFile, UploadSink } from '../storage.js';
 import { fromOsError } from './os-errors.js';
-import { destroyAndWait, endAndClose, writeChunk } from '../../util/streams.js';
+import { FileWriter } from './file-writer.js';
 
-export const WRITE_HIGH_WATER_MARK = 1024 * 1024;
+// Bytes an upload may have queued for the disk before the socket is paused.
+export const WRITE_HIGH_WATER_MARK = 8 * 1024 * 1024;
 
 export interface UploadTarget {
   bucket: string;
@@ -43,41 +44,35 @@ export interface UploadHooks {
  * Creates the temporary file exclusively, never through a symlink, before
  * the client is told to send, so that a failure is known in time.
  */
-export async function openTempFile(tmpPath: string): Promise<WriteStream> {
+export async function openTempFile(tmpPath: string): Promise<FileWriter> {
   const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-  // The stream owns the descriptor from here: it fsyncs (flush) and closes it.
-  return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: WRITE_HIGH_WATER_MARK });
+  return new FileWriter(descriptor, WRITE_HIGH_WATER_MARK);
 }
 
 export class FsUploadSink implements UploadSink {
   readonly name: string;
   readonly #target: UploadTarget;
   readonly #hooks: UploadHooks;
-  readonly #stream: WriteStream;
+  readonly #file: FileWriter;
   readonly #hash: Hash = createHash('sha256');
   #received = 0;
-  #streamError: Error | undefined;
   #done = false;
 
-  constructor(target: UploadTarget, stream: WriteStream, hooks: UploadHooks) {
+  constructor(target: UploadTarget, file: FileWriter, hooks: UploadHooks) {
     this.name = target.name;
     this.#target = target;
     this.#hooks = hooks;
-    this.#stream = stream;
-    this.#stream.on('error', (error) => {
-      this.#streamError = error;
-    });
+    this.#file = file;
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.#done) throw new Error('write after the upload ended');
-    if (this.#streamError) throw fromOsError(this.#streamError);
     this.#received += chunk.length;
     if (this.#received > this.#target.declaredSize) {
       throw new BucketError('BAD_FIELD', 'more bytes arrived than the upload declared');
     }
     this.#hash.update(chunk);
-    await writeChunk(this.#stream, chunk).catch((error: unknown) => {
+    await this.#file.write(chunk).catch((error: unknown) => {
       throw fromOsError(error);
     });
   }
@@ -89,8 +84,7 @@ export class FsUploadSink implements UploadSink {
       if (this.#received !== this.#target.declaredSize) {
         throw new BucketError('INCOMPLETE_BODY', `received ${this.#received} of ${this.#target.declaredSize} bytes`);
       }
-      // The stream was opened with `flush`: it fsyncs before it closes.
-      await endAndClose(this.#stream);
+      await this.#file.close(); // every byte written and fsynced
       const stat = await lstat(this.#target.tmpPath, { bigint: true });
       const sha256 = this.#hash.digest('hex');
       if (sha256 !== expectedSha256) throw new BucketError('CHECKSUM_MISMATCH');
@@ -117,8 +111,7 @@ export class FsUploadSink implements UploadSink {
   }
 
   async #discard(): Promise<void> {
-    // The stream closes its descriptor once no write is in flight.
-    await destroyAndWait(this.#stream);
+    await this.#file.destroy();
     await rm(this.#target.tmpPath, { force: true }).catch(() => undefined);
   }
 }

@@ -1,0 +1,157 @@
+/**
+ * npm run bench — moves a 1 GiB file up to bucketd and back down, on a root
+ * in tmpfs, and in the same run moves the same bytes through a plain Node
+ * socket-to-file pipe (the baseline). Prints MB/s for each and the ratios.
+ * Absolute numbers drift on shared machines; the ratios are the result.
+ *
+ *   npm run bench                 # 1 GiB, best of 3 rounds
+ *   BENCH_MB=256 BENCH_ROUNDS=5 npm run bench
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { BucketClient, downloadFile, uploadFile } from '../src/client/index.js';
+
+const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SIZE = SIZE_MB * 1024 * 1024;
+const HWM = 1024 * 1024;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BUCKETD = path.resolve(here, '../../dist/cli/bucketd.js');
+
+/** The baseline's server side: a plain TCP server piping sockets to and from files. */
+async function pipeServer(dir: string, highWaterMark: number | undefined): Promise<void> {
+  const server = net.createServer(async (socket) => {
+    socket.setNoDelay(true);
+    socket.once('data', async (first: Buffer) => {
+      const [verb, name] = first.subarray(0, first.indexOf(0x0a)).toString().split(' ');
+      const rest = first.subarray(first.indexOf(0x0a) + 1);
+      const file = path.join(dir, name!);
+      if (verb === 'PUT') {
+        const out = createWriteStream(file, { highWaterMark });
+        out.write(rest);
+        await pipeline(socket, out);
+      } else {
+        await pipeline(createReadStream(file, { highWaterMark }), socket);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`listening on 127.0.0.1:${(server.address() as net.AddressInfo).port}\n`));
+}
+
+function startChild(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+      const match = /listening on \S+:(\d+)/.exec(out);
+      if (match) resolve({ child, port: Number(match[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`child exited ${code}`)));
+  });
+}
+
+async function timed(work: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function baselineUpload(port: number, source: string, highWaterMark: number | undefined): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write('PUT upload.bin\n');
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await pipeline(createReadStream(source, { highWaterMark }), socket);
+  await closed; // the server has written and closed its file
+}
+
+async function baselineDownload(port: number, target: string, highWaterMark: number | undefined): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write('GET upload.bin\n');
+  await pipeline(socket, createWriteStream(target, { highWaterMark }));
+}
+
+async function makeSource(file: string): Promise<void> {
+  const handle = await open(file, 'w');
+  const block = Buffer.alloc(HWM);
+  for (let i = 0; i < SIZE / HWM; i++) {
+    block.writeUInt32LE(i, 0);
+    block.writeUInt32LE(i * 2654435761 >>> 0, 512);
+    await handle.write(block);
+  }
+  await handle.close();
+}
+
+const mbps = (seconds: number): number => SIZE / 1e6 / seconds;
+const best = (times: number[]): number => Math.min(...times);
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--pipe-server') return pipeServer(process.argv[3]!, process.argv[4] === 'default' ? undefined : HWM);
+  const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+  const dir = await mkdtemp(path.join(base, 'bucketd-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const source = path.join(dir, 'source.bin');
+    await makeSource(source);
+    const pipeDir = path.join(dir, 'pipe');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(pipeDir);
+    const thisFile = fileURLToPath(import.meta.url);
+    const tuned = await startChild([thisFile, '--pipe-server', pipeDir, 'tuned']);
+    const plain = await startChild([thisFile, '--pipe-server', pipeDir, 'default']);
+    const bucketd = await startChild([BUCKETD, '--port', '0', '--log-level', 'warn', path.join(dir, 'root')]);
+    children.push(tuned.child, plain.child, bucketd.child);
+    const client = await BucketClient.connect({ port: bucketd.port });
+    await client.createBucket('bench');
+
+    const results = { pipeDefaultUp: [] as number[], pipeDefaultDown: [] as number[], pipeUp: [] as number[], pipeDown: [] as number[], up: [] as number[], down: [] as number[] };
+    const target = path.join(dir, 'download.bin');
+    for (let round = 0; round < ROUNDS; round++) {
+      // Interleaved, so that a noisy neighbour hits every contender alike.
+      results.pipeDefaultUp.push(await timed(() => baselineUpload(plain.port, source, undefined)));
+      await rm(target, { force: true });
+      results.pipeDefaultDown.push(await timed(() => baselineDownload(plain.port, target, undefined)));
+      results.pipeUp.push(await timed(() => baselineUpload(tuned.port, source, HWM)));
+      await rm(target, { force: true });
+      results.pipeDown.push(await timed(() => baselineDownload(tuned.port, target, HWM)));
+      results.up.push(await timed(async () => void (await uploadFile(client, source, 'bench', 'big.bin'))));
+      await rm(target, { force: true });
+      results.down.push(await timed(async () => void (await downloadFile(client, 'bench', 'big.bin', target))));
+      if ((await stat(target)).size !== SIZE) throw new Error('download size mismatch');
+    }
+    await client.exit();
+
+    const row = (label: string, times: number[], baseline?: number[]): string => {
+      const speed = mbps(best(times));
+      const ratio = baseline ? `  ${((speed / mbps(best(baseline))) * 100).toFixed(0)}% of baseline` : '';
+      return `${label.padEnd(44)} ${speed.toFixed(0).padStart(6)} MB/s${ratio}`;
+    };
+    console.log(`bucketd transfer benchmark: ${SIZE_MB} MiB, best of ${ROUNDS}, files in ${base}, node ${process.version}`);
+    console.log(row('plain pipe, default buffers, up', results.pipeDefaultUp));
+    console.log(row('plain pipe, default buffers, down', results.pipeDefaultDown));
+    console.log(row('plain pipe, 1 MiB buffers, up (baseline)', results.pipeUp));
+    console.log(row('plain pipe, 1 MiB buffers, down (baseline)', results.pipeDown));
+    console.log(row('bucketd UPLOAD_FILE (sha256, fsync, rename)', results.up, results.pipeUp));
+    console.log(row('bucketd DOWNLOAD_FILE (sha256 both sides)', results.down, results.pipeDown));
+    console.log(row('bucketd UPLOAD_FILE vs default pipe', results.up, results.pipeDefaultUp));
+    console.log(row('bucketd DOWNLOAD_FILE vs default pipe', results.down, results.pipeDefaultDown));
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
