@@ -88,12 +88,8 @@ async function main(): Promise<void> {
   const logger = createLogger(logLevel);
   const storage = await FsStorage.open(root).catch((error: unknown) => fail(`cannot use ${root} as the root folder: ${errnoOf(error) ?? String(error)}`, 1));
   const server = new BucketServer({ storage, host, port, logger, idleTimeoutMs, shutdownGraceMs, maxFileSize, maxConnections });
-  const address = await server.listen().catch((error: unknown) => {
-    const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : errnoOf(error) ?? String(error);
-    return fail(`cannot listen on ${formatAddress(host, port)}: ${reason}`, 1);
-  });
-  process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)} (root ${storage.root})\n`);
-
+  // Signals are handled before the address is announced, so that whoever
+  // reads that line may stop the server at once.
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) {
@@ -109,6 +105,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  const address = await server.listen().catch((error: unknown) => {
+    const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : errnoOf(error) ?? String(error);
+    return fail(`cannot listen on ${formatAddress(host, port)}: ${reason}`, 1);
+  });
+  process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)} (root ${storage.root})\n`);
 }
 
 main().catch((error: unknown) => {

@@ -119,3 +119,23 @@ test('SIGTERM lets an upload in flight finish, closes idle clients, and exits 0'
   assert.equal((await stat(path.join(server.root, 'box', 'late.bin'))).size, size);
   await server.stop();
 });
+
+test('an upload that stalls mid-body is timed out and leaves nothing behind', async () => {
+  const server = await startServer({ args: ['--idle-timeout', '0.3'] });
+  const peer = await RawPeer.connect(server.port);
+  peer.send('NEW_BUCKET,box\n');
+  assert.match(await peer.line(), /^201,/);
+  peer.send('UPLOAD_FILE,box,stalled.bin,1000000\n');
+  assert.match(await peer.line(), /^150,/);
+  peer.send(Buffer.alloc(300_000, 1)); // ...and then nothing more
+  assert.match(await peer.line(3000), /^408,IDLE_TIMEOUT /);
+  await peer.closedByPeer();
+  const deadline = Date.now() + 3000;
+  const { readdir } = await import('node:fs/promises');
+  while ((await readdir(path.join(server.root, '.bucketd', 'tmp'))).length > 0) {
+    assert.ok(Date.now() < deadline, 'the temporary file was not removed');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.deepEqual(await readdir(path.join(server.root, 'box')), []);
+  assert.equal(await server.stop(), 0);
+});

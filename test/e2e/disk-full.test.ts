@@ -1,0 +1,85 @@
+/**
+ * A full disk: a real, tiny tmpfs mounted for the test (needs root; skipped
+ * otherwise). Uploads that do not fit are refused up front or mid-body with
+ * NO_SPACE, and nothing partial is left.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { BucketClient } from '../../src/client/index.js';
+import { BucketError } from '../../src/errors.js';
+import { startServer, tempDir } from '../helpers/server.js';
+
+const MiB = 1024 * 1024;
+
+function mountTinyDisk(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A source that gives its bytes slowly, so two uploads overlap. */
+function trickle(size: number): Readable {
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) {
+        this.push(null);
+        return;
+      }
+      const length = Math.min(64 * 1024, size - sent);
+      sent += length;
+      setTimeout(() => this.push(Buffer.alloc(length, 0x5a)), 3);
+    },
+  });
+}
+
+test('a full disk gives NO_SPACE and leaves nothing partial', async (t) => {
+  const base = await tempDir();
+  const disk = path.join(base, 'disk');
+  await mkdir(disk);
+  if (process.getuid?.() !== 0 || !mountTinyDisk(disk, '3m')) {
+    t.skip('needs root to mount a small tmpfs');
+    await rm(base, { recursive: true, force: true });
+    return;
+  }
+  const server = await startServer({ root: path.join(disk, 'root') });
+  try {
+    const client = await BucketClient.connect({ port: server.port });
+    await client.createBucket('box');
+
+    // Refused before any byte moves: the declared size cannot fit.
+    await assert.rejects(client.upload('box', 'huge.bin', trickle(10 * MiB), 10 * MiB), (error) => error instanceof BucketError && error.code === 'NO_SPACE');
+    assert.equal((await client.hello()).name, 'bucketd');
+
+    // Each fits alone, not both: the disk fills while the bodies arrive.
+    const clients = await Promise.all([BucketClient.connect({ port: server.port }), BucketClient.connect({ port: server.port })]);
+    const results = await Promise.allSettled(clients.map((c, i) => c.upload('box', `part-${i}.bin`, trickle(2 * MiB), 2 * MiB)));
+    const failures = results.filter((r) => r.status === 'rejected');
+    assert.ok(failures.length >= 1, 'at least one upload must fail');
+    for (const failure of failures) {
+      const reason = (failure as PromiseRejectedResult).reason as { code?: string };
+      assert.ok(reason.code === 'NO_SPACE' || reason.code === 'CONNECTION_LOST', String(reason.code));
+    }
+    // What is listed is whole; nothing is left in the hidden area.
+    const listed = await client.listFiles('box');
+    for (const file of listed) assert.equal(file.size, 2 * MiB);
+    assert.equal(listed.length, 2 - failures.length);
+    assert.deepEqual(await readdir(path.join(server.root, '.bucketd', 'tmp')), []);
+    for (const file of listed) assert.equal((await stat(path.join(server.root, 'box', file.name))).size, 2 * MiB);
+    // The server still serves.
+    assert.equal((await client.hello()).name, 'bucketd');
+    await client.exit();
+    for (const c of clients) c.close();
+  } finally {
+    await server.stop();
+    execFileSync('umount', [disk], { stdio: 'ignore' });
+    await rm(base, { recursive: true, force: true });
+  }
+});
