@@ -18,11 +18,18 @@ export interface Exchange {
   readonly maxFileSize: number;
   readonly peer: string;
   send(data: Buffer): Promise<void>;
-  /** Like send, for body bytes: keeps several MB in flight. */
+  /**
+   * Hands body bytes to the socket without waiting; resolves once they are
+   * flushed, after which the caller may reuse the buffer.
+   */
   sendBody(data: Buffer): Promise<void>;
   next(): Promise<ReadResult>;
   expectBody(size: number): void;
 }
+
+// Downloads read and send in chunks of this size, from a ring of buffers.
+const DOWNLOAD_CHUNK_BYTES = 1024 * 1024;
+const DOWNLOAD_RING_SIZE = 4;
 
 /** After a command: keep serving, or close (after the reply was sent). */
 export type Outcome = 'continue' | 'close';
@@ -147,18 +154,35 @@ async function sendDownload(request: Extract<Request, { command: 'DOWNLOAD_FILE'
   try {
     await exchange.send(encodeReply(STATUS.GO_AHEAD, [source.name, String(source.size)], `sending ${source.size} bytes, then a status line`));
     const hash = createHash('sha256');
+    // A ring of buffers, each reused once its last write has been flushed:
+    // reading the next chunk overlaps with sending the last, and a download
+    // of any size allocates nothing more.
+    const ring = Array.from({ length: DOWNLOAD_RING_SIZE }, () => Buffer.allocUnsafeSlow(DOWNLOAD_CHUNK_BYTES));
+    const flushed: Array<Promise<void> | undefined> = [];
     let sent = 0;
     try {
-      for await (const chunk of source.createReadStream() as AsyncIterable<Buffer>) {
-        const piece = chunk.length > source.size - sent ? chunk.subarray(0, source.size - sent) : chunk;
+      for (let turn = 0; sent < source.size; turn++) {
+        const slot = turn % DOWNLOAD_RING_SIZE;
+        await flushed[slot];
+        const buffer = ring[slot]!;
+        let count: number;
+        try {
+          count = await source.read(buffer, sent);
+        } catch (error) {
+          exchange.logger.error('read failed during download', { bucket: request.bucket, name: source.name, error: String(error) });
+          return 'close'; // The announced length can no longer be honoured.
+        }
+        if (count === 0) break;
+        const piece = buffer.subarray(0, count);
         hash.update(piece);
-        sent += piece.length;
-        await exchange.sendBody(piece);
+        sent += count;
+        const written = exchange.sendBody(piece);
+        written.catch(() => undefined); // awaited later, or the connection is gone
+        flushed[slot] = written;
       }
+      await Promise.all(flushed);
     } catch (error) {
-      if (error instanceof BucketError || isSocketError(error)) throw error;
-      exchange.logger.error('read failed during download', { bucket: request.bucket, name: source.name, error: String(error) });
-      return 'close'; // The announced length can no longer be honoured.
+      throw error instanceof ConnectionGone ? error : new ConnectionGone(String(error));
     }
     if (sent !== source.size) {
       exchange.logger.error('file shrank during download', { bucket: request.bucket, name: source.name, sent, size: source.size });
@@ -179,10 +203,6 @@ async function sendDownload(request: Extract<Request, { command: 'DOWNLOAD_FILE'
 
 /** Errors of the connection itself, which end it rather than get a reply. */
 export class ConnectionGone extends Error {}
-
-function isSocketError(error: unknown): boolean {
-  return error instanceof ConnectionGone;
-}
 
 /** Sends the reply for a handler's failure: its code, or INTERNAL. */
 export async function sendError(exchange: Exchange, error: unknown): Promise<void> {

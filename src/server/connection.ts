@@ -8,7 +8,7 @@ import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeErrorReply } from '../protocol/replies.js';
 import { parseRequest } from '../protocol/requests.js';
 import type { Storage } from '../storage/storage.js';
-import { BodyWriter, writeChunk } from '../util/streams.js';
+import { writeChunk } from '../util/streams.js';
 import { ConnectionGone, handleRequest, sendError, type Exchange } from './commands.js';
 import type { Logger } from './logger.js';
 
@@ -19,9 +19,6 @@ export interface ConnectionOptions {
   maxFileSize: number;
   maxLineBytes: number;
 }
-
-// Download bytes handed to the socket but not yet flushed, at most.
-const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
 // How long a closing connection may take to read our last reply.
 const LINGER_MS = 2000;
@@ -34,7 +31,6 @@ export class Connection {
   #busy = false;
   #closing = false;
   #shuttingDown = false;
-  #body: BodyWriter | undefined;
 
   constructor(socket: Socket, options: ConnectionOptions) {
     this.#socket = socket;
@@ -119,14 +115,14 @@ export class Connection {
     return this.#reader.next();
   }
 
-  async #sendBody(data: Buffer): Promise<void> {
-    if (this.#socket.destroyed || this.#socket.writableEnded) throw new ConnectionGone('connection closed');
-    this.#body ??= new BodyWriter(this.#socket, BODY_IN_FLIGHT_BYTES);
-    try {
-      await this.#body.write(data);
-    } catch (error) {
-      throw new ConnectionGone(String(error));
-    }
+  #sendBody(data: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#socket.destroyed || this.#socket.writableEnded) {
+        reject(new ConnectionGone('connection closed'));
+        return;
+      }
+      this.#socket.write(data, (error?: Error | null) => (error ? reject(new ConnectionGone(String(error))) : resolve()));
+    });
   }
 
   async #send(data: Buffer): Promise<void> {

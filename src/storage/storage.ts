@@ -3,8 +3,6 @@
  * second backend (an S3-compatible store) can stand in without the server
  * changing. Every method throws BucketError with a stable code on failure.
  */
-import type { Readable } from 'node:stream';
-
 export interface BucketInfo {
   name: string;
   createdAt: Date;
@@ -46,8 +44,12 @@ export interface DownloadSource {
   readonly size: number;
   /** The SHA-256 recorded when it was stored, when known. */
   readonly recordedSha256?: string;
-  /** The content: exactly `size` bytes, or an error. */
-  createReadStream(): Readable;
+  /**
+   * Reads up to `target.length` bytes at `position` into `target`, which the
+   * caller owns and reuses (so a download makes no garbage); resolves with
+   * the count, 0 at the end. Reads are sequential.
+   */
+  read(target: Buffer, position: number): Promise<number>;
   close(): Promise<void>;
 }
 

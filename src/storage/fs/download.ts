@@ -1,10 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { fd as fdOps } from '../../util/fd.js';
-import { destroyAndWait } from '../../util/streams.js';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
 import type { DownloadSource } from '../storage.js';
+import { fd as fdOps } from '../../util/fd.js';
 
-export const READ_HIGH_WATER_MARK = 1024 * 1024;
+const pread = promisify(fs.read);
 
 /**
  * A file opened for download. Reading goes through the open descriptor, so
@@ -15,7 +14,6 @@ export class FsDownloadSource implements DownloadSource {
   readonly size: number;
   readonly recordedSha256?: string;
   readonly #fd: number;
-  #stream: Readable | undefined;
   #closed = false;
 
   constructor(name: string, fd: number, size: number, recordedSha256: string | undefined) {
@@ -25,24 +23,19 @@ export class FsDownloadSource implements DownloadSource {
     this.#fd = fd;
   }
 
-  createReadStream(): Readable {
-    if (this.size === 0) {
-      return Readable.from([]);
-    }
-    // The stream owns the descriptor from here and closes it when done.
-    this.#stream = createReadStream('', {
-      fd: this.#fd,
-      start: 0,
-      end: this.size - 1,
-      highWaterMark: READ_HIGH_WATER_MARK,
-    });
-    return this.#stream;
+  async read(target: Buffer, position: number): Promise<number> {
+    if (this.#closed) throw new Error('read after close');
+    const length = Math.min(target.length, this.size - position);
+    if (length <= 0) return 0;
+    const { bytesRead } = await pread(this.#fd, target, 0, length, position);
+    return bytesRead;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#stream) await destroyAndWait(this.#stream);
-    else await fdOps.close(this.#fd);
+    // Reads are awaited by their caller before close, so none is in flight
+    // here and the descriptor number cannot be reused under one.
+    await fdOps.close(this.#fd);
   }
 }

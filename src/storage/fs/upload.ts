@@ -15,7 +15,7 @@ import { fromOsError } from './os-errors.js';
 import { FileWriter } from './file-writer.js';
 
 // Bytes an upload may have queued for the disk before the socket is paused.
-export const WRITE_HIGH_WATER_MARK = 8 * 1024 * 1024;
+export const WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
 
 export interface UploadTarget {
   bucket: string;
