@@ -64,11 +64,6 @@ const FIELD_NAMES: Record<Command, string> = {
   DELETE_FILE: 'DELETE_FILE,<bucket>,<name>',
 };
 
-/** The request form a command takes, for error messages and help. */
-export function usageOf(command: Command): string {
-  return FIELD_NAMES[command];
-}
-
 /** Splits a line at commas into raw byte fields. */
 export function splitFields(line: Uint8Array): Uint8Array[] {
   const fields: Uint8Array[] = [];

@@ -39,13 +39,6 @@ export async function writeChunk(stream: Writable, chunk: Uint8Array): Promise<v
   if (!stream.write(chunk)) await drained(stream);
 }
 
-/** Ends a writable and waits until everything is flushed, or it fails. */
-export function endStream(stream: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
-  });
-}
-
 /**
  * Ends a writable and waits for its 'close', which for a file stream comes
  * after its descriptor was flushed and closed. Rejects if it failed.

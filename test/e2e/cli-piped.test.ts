@@ -167,3 +167,26 @@ describe('bucket when the server goes away', () => {
     assert.equal(stderr.trim().split('\n').length, 1, stderr);
   });
 });
+
+describe('bucket after the server closed an idle connection', () => {
+  test('reconnects by itself and runs the command', async () => {
+    const server = await startServer({ args: ['--idle-timeout', '0.3'] });
+    const { spawn } = await import('node:child_process');
+    const { BUCKET } = await import('../helpers/server.js');
+    const child = spawn(process.execPath, [BUCKET, '--port', String(server.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.write('HELLO\n');
+    while (!stdout.includes('bucketd')) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 800)); // idle past the server's timeout
+    child.stdin.end('LIST_BUCKET\nEXIT\n');
+    assert.equal(await exited, 0);
+    assert.equal(stderr, '');
+    assert.match(stdout, /no buckets yet/);
+    assert.match(stdout, /goodbye/);
+    assert.equal(await server.stop(), 0);
+  });
+});
