@@ -1,12 +1,12 @@
 /** Ctrl-C during a transfer cancels it and returns to the prompt; nothing half-stored. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
-import { BUCKET, startServer, tempDir } from '../helpers/server.js';
+import { spawnBucket } from '../helpers/cli.js';
+import { startServer, tempDir } from '../helpers/server.js';
 
 test('SIGINT during an upload cancels it, and the session goes on', async () => {
   const base = existsSync('/dev/shm') ? '/dev/shm' : undefined;
@@ -20,15 +20,11 @@ test('SIGINT during an upload cancels it, and the session goes on', async () => 
     for (let i = 0; i < 1024; i++) await handle.write(block);
     await handle.close();
 
-    const child = spawn(process.execPath, [BUCKET, '--port', String(server.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.write('NEW_BUCKET\nbox\n');
-    while (!stdout.includes('created bucket')) await new Promise((r) => setTimeout(r, 10));
-    child.stdin.write(`UPLOAD_FILE\n${big}\n\nbox\n`);
+    const live = spawnBucket(['--port', String(server.port)]);
+    const stdin = live.child.stdin!;
+    stdin.write('NEW_BUCKET\nbox\n');
+    await live.waitFor('created bucket');
+    stdin.write(`UPLOAD_FILE\n${big}\n\nbox\n`);
     // Wait until bytes are arriving on the server, then press Ctrl-C.
     const tmp = path.join(server.root, '.bucketd', 'tmp');
     const deadline = Date.now() + 10_000;
@@ -36,17 +32,14 @@ test('SIGINT during an upload cancels it, and the session goes on', async () => 
       assert.ok(Date.now() < deadline, 'the upload never started');
       await new Promise((r) => setTimeout(r, 5));
     }
-    child.kill('SIGINT');
-    while (!stderr.includes('cancelled')) {
-      assert.ok(Date.now() < deadline + 10_000, `no cancel message; stdout: ${stdout} stderr: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child.stdin.end('LIST_FILE\nbox\nEXIT\n');
-    assert.equal(await exited, 0);
-    assert.match(stderr, /^error: transfer cancelled; nothing was kept$/m);
-    assert.match(stdout, /bucket "box" is empty/);
-    assert.match(stdout, /goodbye/);
-    assert.doesNotMatch(stdout, /uploaded/);
+    live.child.kill('SIGINT');
+    await live.waitFor('cancelled');
+    stdin.end('LIST_FILE\nbox\nEXIT\n');
+    assert.equal(await live.exited, 0);
+    assert.match(live.stderr, /^error: transfer cancelled; nothing was kept$/m);
+    assert.match(live.stdout, /bucket "box" is empty/);
+    assert.match(live.stdout, /goodbye/);
+    assert.doesNotMatch(live.stdout, /uploaded/);
     const client = await BucketClient.connect({ port: server.port });
     assert.deepEqual(await client.listFiles('box'), []);
     await client.exit();

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runBucket } from '../helpers/cli.js';
+import { runBucket, spawnBucket } from '../helpers/cli.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
 describe('bucket with piped input', () => {
@@ -149,44 +149,29 @@ describe('bucket with piped input', () => {
 describe('bucket when the server goes away', () => {
   test('one clear line and a non-zero exit, never a stack trace', async () => {
     const server = await startServer();
-    const { spawn } = await import('node:child_process');
-    const { BUCKET } = await import('../helpers/server.js');
-    const child = spawn(process.execPath, [BUCKET, '--port', String(server.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.write('HELLO\n');
-    while (!stdout.includes('bucketd')) await new Promise((r) => setTimeout(r, 20));
+    const live = spawnBucket(['--port', String(server.port)]);
+    live.child.stdin!.write('HELLO\n');
+    await live.waitFor('bucketd');
     await server.stop('SIGKILL');
-    child.stdin.end('LIST_BUCKET\nHELLO\n');
-    const code = await exited;
-    assert.notEqual(code, 0);
-    assert.match(stderr, /^error: (lost the connection to the server at|cannot connect to) 127\.0\.0\.1:\d+/);
-    assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    live.child.stdin!.end('LIST_BUCKET\nHELLO\n');
+    assert.notEqual(await live.exited, 0);
+    assert.match(live.stderr, /^error: (lost the connection to the server at|cannot connect to) 127\.0\.0\.1:\d+/);
+    assert.equal(live.stderr.trim().split('\n').length, 1, live.stderr);
   });
 });
 
 describe('bucket after the server closed an idle connection', () => {
   test('reconnects by itself and runs the command', async () => {
     const server = await startServer({ args: ['--idle-timeout', '0.3'] });
-    const { spawn } = await import('node:child_process');
-    const { BUCKET } = await import('../helpers/server.js');
-    const child = spawn(process.execPath, [BUCKET, '--port', String(server.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.stdin.write('HELLO\n');
-    while (!stdout.includes('bucketd')) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 800)); // idle past the server's timeout
-    child.stdin.end('LIST_BUCKET\nEXIT\n');
-    assert.equal(await exited, 0);
-    assert.equal(stderr, '');
-    assert.match(stdout, /no buckets yet/);
-    assert.match(stdout, /goodbye/);
+    const live = spawnBucket(['--port', String(server.port)]);
+    live.child.stdin!.write('HELLO\n');
+    await live.waitFor('bucketd');
+    await new Promise((resolve) => setTimeout(resolve, 800)); // idle past the server's timeout
+    live.child.stdin!.end('LIST_BUCKET\nEXIT\n');
+    assert.equal(await live.exited, 0);
+    assert.equal(live.stderr, '');
+    assert.match(live.stdout, /no buckets yet/);
+    assert.match(live.stdout, /goodbye/);
     assert.equal(await server.stop(), 0);
   });
 });

@@ -1,5 +1,5 @@
 /** Runs the real bucket program with piped input. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { BUCKET } from './server.js';
 
 export interface CliResult {
@@ -25,4 +25,34 @@ export function runBucket(args: string[], input: string, options: { cwd?: string
     });
     child.stdin.end(input);
   });
+}
+
+/** A running bucket program, fed and watched step by step. */
+export interface LiveBucket {
+  child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  exited: Promise<number | null>;
+  /** Resolves once `text` has appeared on stdout or stderr. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+}
+
+export function spawnBucket(args: string[]): LiveBucket {
+  const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const live = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise<number | null>((resolve) => child.once('exit', resolve)),
+    async waitFor(text: string, timeoutMs = 10_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!live.stdout.includes(text) && !live.stderr.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`"${text}" never appeared; stdout: ${live.stdout} stderr: ${live.stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+  };
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (live.stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (live.stderr += text));
+  return live;
 }
