@@ -86,7 +86,11 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(logLevel);
-  const storage = await FsStorage.open(root).catch((error: unknown) => fail(`cannot use ${root} as the root folder: ${errnoOf(error) ?? String(error)}`, 1));
+  const storage = await FsStorage.open(root).catch((error: unknown) => {
+    const code = errnoOf(error);
+    const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
+    return fail(`cannot use ${root} as the root folder: ${reason}`, 1);
+  });
   const server = new BucketServer({ storage, host, port, logger, idleTimeoutMs, shutdownGraceMs, maxFileSize, maxConnections });
   // Signals are handled before the address is announced, so that whoever
   // reads that line may stop the server at once.

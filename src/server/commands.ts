@@ -210,6 +210,7 @@ export async function sendError(exchange: Exchange, error: unknown): Promise<voi
     await exchange.send(encodeErrorReply(error.code, error.message, error.details));
     return;
   }
-  exchange.logger.error('unexpected error', { peer: exchange.peer, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  exchange.logger.error('unexpected error', { peer: exchange.peer, error: error instanceof Error ? error.message : String(error) });
+  if (error instanceof Error && error.stack) exchange.logger.debug('stack', { stack: error.stack });
   await exchange.send(encodeErrorReply('INTERNAL'));
 }

@@ -1,7 +1,7 @@
 /** How bucketd starts, refuses, times out and stops. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { stat, rm } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -40,6 +40,16 @@ test('with no ROOT at all, bucketd exits 2 with a usage line', async () => {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /no ROOT folder given\nusage: bucketd/);
   assert.equal(result.stdout, '');
+});
+
+test('a ROOT that is a file is refused in one line', async () => {
+  const base = await tempDir();
+  const file = path.join(base, 'not-a-folder');
+  await writeFile(file, 'x');
+  const result = await runBucketd(['--port', '0', file], '');
+  assert.equal(result.code, 1);
+  assert.equal(result.stderr, `bucketd: cannot use ${file} as the root folder: it is not a folder\n`);
+  await rm(base, { recursive: true, force: true });
 });
 
 test('bad options and a port in use are one line each, never a stack trace', async () => {

@@ -202,6 +202,16 @@ describe('FsStorage', () => {
     assert.equal(file?.sha256, undefined);
   });
 
+  test('a bucket of many files lists whole and sorted', async () => {
+    await storage.createBucket('many');
+    const names = Array.from({ length: 300 }, (_, i) => `file-${String(299 - i).padStart(3, '0')}`);
+    for (const name of names) await put(storage, 'many', name, name);
+    const listed = await storage.listFiles('many');
+    assert.deepEqual(listed.map((f) => f.name), [...names].sort());
+    assert.ok(listed.every((f) => f.sha256 === sha(f.name)));
+    await storage.deleteBucket('many', { force: true });
+  });
+
   test('uploads left by a crash are removed at the next start', async () => {
     await writeFile(path.join(root, HIDDEN_DIR, 'tmp', 'leftover.upload'), 'half');
     const reopened = await FsStorage.open(root);

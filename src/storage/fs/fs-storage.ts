@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
 import { fd as fdOps } from '../../util/fd.js';
+import { mapLimit } from '../../util/map-limit.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { checkBucketName, isValidBucketName, normalizeFileName } from '../names.js';
@@ -19,6 +20,9 @@ import { errnoOf, fromOsError } from './os-errors.js';
 import { FsUploadSink, openTempFile, type UploadHooks } from './upload.js';
 
 export const HIDDEN_DIR = '.bucketd';
+
+// Files examined at once when listing a bucket.
+const LIST_CONCURRENCY = 32;
 
 export class FsStorage implements Storage {
   readonly root: string;
@@ -119,18 +123,15 @@ export class FsStorage implements Storage {
     const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
-    const files = await Promise.all(
-      entries
-        .filter((entry) => entry.isFile() && isListableName(entry.name))
-        .map(async (entry): Promise<FileInfo | undefined> => {
-          const stats = await lstat(path.join(dir, entry.name), { bigint: true }).catch(() => undefined);
-          if (!stats?.isFile()) return undefined;
-          const sha256 = await this.#checksums.lookup(bucket, entry.name, stats);
-          const info: FileInfo = { name: entry.name, size: Number(stats.size), modifiedAt: new Date(Number(stats.mtimeMs)) };
-          if (sha256 !== undefined) info.sha256 = sha256;
-          return info;
-        }),
-    );
+    const candidates = entries.filter((entry) => entry.isFile() && isListableName(entry.name));
+    const files = await mapLimit(candidates, LIST_CONCURRENCY, async (entry): Promise<FileInfo | undefined> => {
+      const stats = await lstat(path.join(dir, entry.name), { bigint: true }).catch(() => undefined);
+      if (!stats?.isFile()) return undefined;
+      const sha256 = await this.#checksums.lookup(bucket, entry.name, stats);
+      const info: FileInfo = { name: entry.name, size: Number(stats.size), modifiedAt: new Date(Number(stats.mtimeMs)) };
+      if (sha256 !== undefined) info.sha256 = sha256;
+      return info;
+    });
     return files.filter((file): file is FileInfo => file !== undefined).sort(byName);
   }
 
