@@ -57,6 +57,9 @@ export interface TransferOptions {
 // Upload bytes handed to the socket but not yet flushed, at most.
 const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
+// How long a failed upload waits for the server's reason.
+const LATE_REPLY_MS = 1000;
+
 /** Fields of the HELLO reply, as sent by any server of protocol 1. */
 const HELLO_FIELDS = 3;
 
@@ -218,7 +221,12 @@ export class BucketClient {
         await writeChunk(this.#socket, encodeUploadTrailer(hash.digest('hex')));
       }
     } catch (error) {
-      if (early === undefined) {
+      // A send that failed because the server answered and closed (a full
+      // disk, say): its answer, arriving a moment later, says why.
+      if (early === undefined && !(error instanceof ClientError)) {
+        await Promise.race([reply.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, LATE_REPLY_MS))]);
+      }
+      if (early === undefined || early instanceof Error) {
         // The stream can no longer be kept in step: drop the connection,
         // and the server drops the upload.
         this.close();

@@ -12,7 +12,7 @@ import { destroyAndWait, endAndClose } from '../util/streams.js';
 import type { BucketClient, TransferOptions, TransferResult } from './client.js';
 import { ClientError } from './errors.js';
 
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Uploads the local file at `localPath` as `name` (default: its own name). */
 export async function uploadFile(client: BucketClient, localPath: string, bucket: string, name?: string, options: TransferOptions = {}): Promise<TransferResult> {
@@ -64,7 +64,8 @@ export async function downloadFile(
   if (!options.overwrite && (await exists(finalPath))) {
     throw new ClientError('DESTINATION_EXISTS', `${finalPath} already exists`);
   }
-  const tmpPath = path.join(path.dirname(finalPath), `.${path.basename(finalPath)}.${randomBytes(6).toString('hex')}.part`);
+  // Short, so that it fits beside a name of the longest length allowed.
+  const tmpPath = path.join(path.dirname(finalPath), `.bucket-${randomBytes(6).toString('hex')}.part`);
   const out = await openExclusive(tmpPath);
   let kept = false;
   try {
@@ -73,8 +74,7 @@ export async function downloadFile(
     if (options.overwrite) {
       await rename(tmpPath, finalPath);
     } else {
-      await link(tmpPath, finalPath); // fails, rather than replaces, if it appeared meanwhile
-      await unlink(tmpPath);
+      await placeWithoutReplacing(tmpPath, finalPath);
     }
     kept = true;
     return { ...result, path: finalPath };
@@ -88,6 +88,20 @@ export async function downloadFile(
       await destroyAndWait(out);
       await unlink(tmpPath).catch(() => undefined);
     }
+  }
+}
+
+/** Moves `from` to `to` unless `to` exists (EEXIST), even if it appeared just now. */
+async function placeWithoutReplacing(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to); // atomic: fails rather than replaces
+    await unlink(from);
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? error.code : undefined;
+    // Filesystems without hard links: check, then rename.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+    if (await exists(to)) throw Object.assign(new Error(`${to} exists`), { code: 'EEXIST' });
+    await rename(from, to);
   }
 }
 
