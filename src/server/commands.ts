@@ -108,7 +108,15 @@ async function receiveUpload(request: Extract<Request, { command: 'UPLOAD_FILE' 
   }
   // Refusals happen here, before the client sends a single body byte.
   const sink = await exchange.storage.startUpload(request.bucket, request.name, request.size);
+  // Every way out that stores nothing removes the partial file before the
+  // client is answered, so "nothing was stored" is already true when heard.
   let settled = false;
+  const refuse = async (reply: () => Promise<void>): Promise<Outcome> => {
+    settled = true;
+    await sink.abort();
+    await reply();
+    return 'close';
+  };
   try {
     await exchange.send(encodeReply(STATUS.GO_AHEAD, [sink.name, String(request.size)], `send ${request.size} bytes, then the SHA256 trailer`));
     exchange.expectBody(request.size);
@@ -120,24 +128,19 @@ async function receiveUpload(request: Extract<Request, { command: 'UPLOAD_FILE' 
         } catch (error) {
           // The client is still sending: answer now and close, since the
           // rest of its body can no longer go anywhere.
-          await sendError(exchange, error);
-          return 'close';
+          return await refuse(() => sendError(exchange, error));
         }
         continue;
       }
       if (frame.kind === 'end') {
         exchange.logger.warn('upload cut short', { peer: exchange.peer, bucket: request.bucket, name: sink.name });
         // The peer may have only half-closed: tell it why nothing was stored.
-        await exchange.send(encodeErrorReply('INCOMPLETE_BODY')).catch(() => undefined);
-        return 'close';
+        return await refuse(() => exchange.send(encodeErrorReply('INCOMPLETE_BODY')).catch(() => undefined));
       }
       const sha256 = frame.kind === 'trailer' ? parseUploadTrailer(frame.line) : undefined;
-      if (sha256 === undefined) {
-        await exchange.send(encodeErrorReply('BAD_TRAILER'));
-        return 'close';
-      }
+      if (sha256 === undefined) return await refuse(() => exchange.send(encodeErrorReply('BAD_TRAILER')));
       settled = true;
-      const stored = await sink.commit(sha256);
+      const stored = await sink.commit(sha256); // on failure, commit has removed the file
       await exchange.send(
         encodeReply(STATUS.CREATED, [request.bucket, stored.name, String(stored.size), stored.sha256], `stored "${stored.name}" (${stored.size} bytes)`),
       );
@@ -145,7 +148,7 @@ async function receiveUpload(request: Extract<Request, { command: 'UPLOAD_FILE' 
       return 'continue';
     }
   } finally {
-    if (!settled) await sink.abort();
+    if (!settled) await sink.abort(); // the connection failed mid-body
   }
 }
 
