@@ -1,7 +1,7 @@
 /**
  * One upload into the filesystem backend: a temporary file in the hidden
  * area, opened exclusively, bytes counted and hashed as they stream; then
- * end, fsync, close, verify, rename into place, fsync the bucket folder.
+ * verify, fsync, close, rename into place, fsync the bucket folder.
  * On any failure the temporary file is removed and nothing is visible.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -84,10 +84,10 @@ export class FsUploadSink implements UploadSink {
       if (this.#received !== this.#target.declaredSize) {
         throw new BucketError('INCOMPLETE_BODY', `received ${this.#received} of ${this.#target.declaredSize} bytes`);
       }
-      await this.#file.close(); // every byte written and fsynced
-      const stat = await lstat(this.#target.tmpPath, { bigint: true });
       const sha256 = this.#hash.digest('hex');
       if (sha256 !== expectedSha256) throw new BucketError('CHECKSUM_MISMATCH');
+      await this.#file.close(); // every byte written and fsynced
+      const stat = await lstat(this.#target.tmpPath, { bigint: true });
       const { bucket, name, tmpPath, finalPath } = this.#target;
       await this.#hooks.lock(`${bucket}/${name}`, async () => {
         const dir = await this.#hooks.bucketDir(bucket);
