@@ -4,6 +4,7 @@
  * the client library and shows the answer in plain words.
  */
 import { stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { BucketClient } from '../client/client.js';
 import { ClientError } from '../client/errors.js';
@@ -115,8 +116,9 @@ export class Shell {
         return bucket === undefined ? undefined : (client) => this.#listFiles(client, bucket);
       }
       case 'UPLOAD_FILE': {
-        const localPath = await ask('local path (the file, or the folder that holds it): ');
-        if (localPath === undefined) return undefined;
+        const typedPath = await ask('local path (the file, or the folder that holds it): ');
+        if (typedPath === undefined) return undefined;
+        const localPath = expandHome(typedPath);
         const stats = await stat(localPath).catch(() => undefined);
         const isFile = stats?.isFile() === true;
         const fileName = await ask(isFile ? `store as (empty = ${printable(path.basename(localPath))}): ` : 'file name: ');
@@ -134,7 +136,7 @@ export class Shell {
         if (name === undefined) return undefined;
         const destination = await ask('save to (a folder or a file path; empty = current folder): ');
         if (destination === undefined) return undefined;
-        return (client) => this.#download(client, bucket, name, destination);
+        return (client) => this.#download(client, bucket, name, expandHome(destination));
       }
       case 'DELETE_FILE': {
         const bucket = await ask('bucket name: ');
@@ -288,6 +290,12 @@ export class Shell {
   #fail(message: string): void {
     this.#options.err.write(`error: ${message}\n`);
   }
+}
+
+/** `~` and `~/...` as a shell would read them, since people type them. */
+function expandHome(localPath: string): string {
+  if (localPath === '~') return os.homedir();
+  return localPath.startsWith('~/') ? path.join(os.homedir(), localPath.slice(2)) : localPath;
 }
 
 function unknownCommand(line: string): string {
