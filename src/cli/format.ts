@@ -58,6 +58,4 @@ export function table(header: string[], rows: string[][], align: Align[] = []): 
     .join('\n');
 }
 
-export function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
-}
+export { plural } from '../util/plural.js';

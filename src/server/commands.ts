@@ -9,6 +9,7 @@ import { encodeErrorReply, encodeItem, encodeReply, STATUS } from '../protocol/r
 import { parseUploadTrailer, type Request } from '../protocol/requests.js';
 import type { Storage } from '../storage/storage.js';
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from '../version.js';
+import { plural } from '../util/plural.js';
 import type { Logger } from './logger.js';
 
 /** What a handler may do with its connection. */
@@ -36,10 +37,6 @@ export type Outcome = 'continue' | 'close';
 
 // Item lines are sent in batches of about this size, not one write each.
 const LIST_BATCH_BYTES = 64 * 1024;
-
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
-}
 
 export async function handleRequest(request: Request, exchange: Exchange): Promise<Outcome> {
   switch (request.command) {
