@@ -10,6 +10,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
 import { fd as fdOps } from '../../util/fd.js';
 import { mapLimit } from '../../util/map-limit.js';
+import { plural } from '../../util/plural.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { checkBucketName, isValidBucketName, normalizeFileName } from '../names.js';
@@ -94,9 +95,8 @@ export class FsStorage implements Storage {
     });
     if (!options.force) {
       if (entries.length > 0) {
-        const count = String(entries.length);
-        const message = `bucket "${bucket}" holds ${count} file${entries.length === 1 ? '' : 's'}; delete them first or ask for FORCE`;
-        throw new BucketError('BUCKET_NOT_EMPTY', message, [count]);
+        const message = `bucket "${bucket}" holds ${plural(entries.length, 'file')}; delete them first or ask for FORCE`;
+        throw new BucketError('BUCKET_NOT_EMPTY', message, [String(entries.length)]);
       }
       try {
         await rmdir(dir);
