@@ -72,10 +72,11 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
       await sendList(exchange, items, `${plural(items.length, 'file')} in "${request.bucket}"`);
       return 'continue';
     }
-    case 'DELETE_FILE':
-      await exchange.storage.deleteFile(request.bucket, request.name);
-      await exchange.send(encodeReply(STATUS.OK, [request.bucket, request.name], `file "${request.name}" deleted`));
+    case 'DELETE_FILE': {
+      const { name } = await exchange.storage.deleteFile(request.bucket, request.name);
+      await exchange.send(encodeReply(STATUS.OK, [request.bucket, name], `file "${name}" deleted`));
       return 'continue';
+    }
     case 'UPLOAD_FILE':
       return receiveUpload(request, exchange);
     case 'DOWNLOAD_FILE':

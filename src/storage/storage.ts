@@ -68,7 +68,8 @@ export interface Storage {
   listFiles(bucket: string): Promise<FileInfo[]>;
   startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink>;
   openFile(bucket: string, name: string): Promise<DownloadSource>;
-  deleteFile(bucket: string, name: string): Promise<void>;
+  /** Resolves with the name as stored (normalised). */
+  deleteFile(bucket: string, name: string): Promise<{ name: string }>;
   close(): Promise<void>;
 }
 

@@ -165,7 +165,7 @@ export class FsStorage implements Storage {
     }
   }
 
-  async deleteFile(bucket: string, name: string): Promise<void> {
+  async deleteFile(bucket: string, name: string): Promise<{ name: string }> {
     const fileName = normalizeFileName(name);
     const dir = await this.#bucketDir(bucket);
     const filePath = path.join(dir, fileName);
@@ -180,6 +180,7 @@ export class FsStorage implements Storage {
       await this.#checksums.forget(bucket, fileName);
       await syncDir(dir);
     });
+    return { name: fileName };
   }
 
   async close(): Promise<void> {
