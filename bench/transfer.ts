@@ -13,12 +13,14 @@ import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { BucketClient, downloadFile, uploadFile } from '../src/client/index.js';
 
 const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SMALL_FILES = 500;
 const SIZE = SIZE_MB * 1024 * 1024;
 const HWM = 1024 * 1024;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -129,6 +131,16 @@ async function main(): Promise<void> {
       results.down.push(await timed(async () => void (await downloadFile(client, 'bench', 'big.bin', target))));
       if ((await stat(target)).size !== SIZE) throw new Error('download size mismatch');
     }
+    // Many small files: a server that stalls on Nagle's algorithm and
+    // delayed ACKs manages a few dozen a second; this shows there is none.
+    const small = Buffer.alloc(4096, 0x73);
+    const smallStarted = process.hrtime.bigint();
+    for (let i = 0; i < SMALL_FILES; i++) await client.upload('bench', `small-${i}.txt`, Readable.from([small]), small.length);
+    const smallUpSeconds = Number(process.hrtime.bigint() - smallStarted) / 1e9;
+    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const smallDownStarted = process.hrtime.bigint();
+    for (let i = 0; i < SMALL_FILES; i++) await client.download('bench', `small-${i}.txt`, sink);
+    const smallDownSeconds = Number(process.hrtime.bigint() - smallDownStarted) / 1e9;
     await client.exit();
 
     const row = (label: string, times: number[], baseline?: number[]): string => {
@@ -145,6 +157,8 @@ async function main(): Promise<void> {
     console.log(row('bucketd DOWNLOAD_FILE (sha256 both sides)', results.down, results.pipeDown));
     console.log(row('bucketd UPLOAD_FILE vs default pipe', results.up, results.pipeDefaultUp));
     console.log(row('bucketd DOWNLOAD_FILE vs default pipe', results.down, results.pipeDefaultDown));
+    console.log(`${'bucketd 4 KiB files, one connection, up'.padEnd(44)} ${(SMALL_FILES / smallUpSeconds).toFixed(0).padStart(6)} files/s`);
+    console.log(`${'bucketd 4 KiB files, one connection, down'.padEnd(44)} ${(SMALL_FILES / smallDownSeconds).toFixed(0).padStart(6)} files/s`);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });
