@@ -119,13 +119,18 @@ async function main(): Promise<void> {
     const results = { pipeDefaultUp: [] as number[], pipeDefaultDown: [] as number[], pipeUp: [] as number[], pipeDown: [] as number[], up: [] as number[], down: [] as number[] };
     const target = path.join(dir, 'download.bin');
     for (let round = 0; round < ROUNDS; round++) {
-      // Interleaved, so that a noisy neighbour hits every contender alike.
+      // Interleaved, so that a noisy neighbour hits every contender alike;
+      // every upload and download writes a new file, none replaces one.
+      const uploaded = path.join(pipeDir, 'upload.bin');
+      await rm(uploaded, { force: true });
       results.pipeDefaultUp.push(await timed(() => baselineUpload(plain.port, source, undefined)));
       await rm(target, { force: true });
       results.pipeDefaultDown.push(await timed(() => baselineDownload(plain.port, target, undefined)));
+      await rm(uploaded, { force: true });
       results.pipeUp.push(await timed(() => baselineUpload(tuned.port, source, HWM)));
       await rm(target, { force: true });
       results.pipeDown.push(await timed(() => baselineDownload(tuned.port, target, HWM)));
+      await client.deleteFile('bench', 'big.bin').catch(() => undefined);
       results.up.push(await timed(async () => void (await uploadFile(client, source, 'bench', 'big.bin'))));
       await rm(target, { force: true });
       results.down.push(await timed(async () => void (await downloadFile(client, 'bench', 'big.bin', target))));
