@@ -139,6 +139,9 @@ describe('FsStorage', () => {
     const rest = await drainFrom(reader, 4);
     assert.equal(first.toString() + rest.toString(), 'old version');
     assert.equal((await readAll(storage, 'photos', 'r.txt')).toString(), 'the new one');
+    // The replaced file was set aside and is removed in the background.
+    await storage.close(); // waits for background work
+    assert.deepEqual(await readdir(path.join(root, HIDDEN_DIR, 'trash')), []);
   });
 
   test('file names: any UTF-8, normalised to NFC; the unsafe ones refused', async () => {
@@ -189,6 +192,8 @@ describe('FsStorage', () => {
     assert.deepEqual(error.details, ['2']);
     assert.deepEqual(await storage.deleteBucket('full', { force: true }), { deletedFiles: 2 });
     await rejectsWith(storage.listFiles('full'), 'NO_SUCH_BUCKET');
+    await storage.close();
+    assert.deepEqual(await readdir(path.join(root, HIDDEN_DIR, 'trash')), []);
     await storage.createBucket('full');
     assert.deepEqual(await storage.listFiles('full'), []);
     await storage.deleteBucket('full');

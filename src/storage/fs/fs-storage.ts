@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
 import { fd as fdOps } from '../../util/fd.js';
 import { mapLimit } from '../../util/map-limit.js';
 import { plural } from '../../util/plural.js';
@@ -31,6 +31,7 @@ export class FsStorage implements Storage {
   readonly #trashDir: string;
   readonly #checksums: ChecksumStore;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #background = new Set<Promise<void>>();
   readonly #uploadHooks: UploadHooks;
 
   private constructor(root: string) {
@@ -44,6 +45,8 @@ export class FsStorage implements Storage {
       lock: (key, work) => this.#withLock(key, work),
       syncDir: (dir) => syncDir(dir),
       bucketDir: (bucket) => this.#bucketDir(bucket),
+      setAside: (filePath) => this.#setAside(filePath),
+      discardLater: (filePath) => this.#inBackground(rm(filePath, { force: true })),
     };
   }
 
@@ -111,7 +114,8 @@ export class FsStorage implements Storage {
       await rename(dir, trash).catch((error: unknown) => {
         throw fromOsError(error, 'NO_SUCH_BUCKET');
       });
-      await rm(trash, { recursive: true, force: true });
+      // Gone for every client already; freeing the space can take its time.
+      this.#inBackground(rm(trash, { recursive: true, force: true }));
     }
     await this.#checksums.forgetBucket(bucket);
     await syncDir(this.root);
@@ -183,8 +187,29 @@ export class FsStorage implements Storage {
     return { name: fileName };
   }
 
+  /** Waits for work in flight, including background removals. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#locks.values()]);
+    await Promise.allSettled([...this.#locks.values(), ...this.#background]);
+  }
+
+  async #setAside(filePath: string): Promise<string | undefined> {
+    const aside = path.join(this.#trashDir, `${randomBytes(8).toString('hex')}.replaced`);
+    try {
+      await link(filePath, aside);
+      return aside;
+    } catch {
+      return undefined; // nothing there, or no hard links here: replace in place
+    }
+  }
+
+  /** Runs cleanup that nobody waits for; what it leaves, the next start removes. */
+  #inBackground(work: Promise<unknown>): void {
+    const tracked: Promise<void> = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#background.add(tracked);
+    void tracked.then(() => this.#background.delete(tracked));
   }
 
   /** The bucket's folder; NO_SUCH_BUCKET unless it is a real folder. */

@@ -38,6 +38,13 @@ export interface UploadHooks {
   syncDir(dir: string): Promise<void>;
   /** Throws NO_SUCH_BUCKET if the bucket folder is gone. */
   bucketDir(bucket: string): Promise<string>;
+  /**
+   * Gives the file at `filePath` (if any) a second name in the trash, so that
+   * replacing it does not wait for its blocks to be freed; returns that name.
+   */
+  setAside(filePath: string): Promise<string | undefined>;
+  /** Removes a set-aside file in the background. */
+  discardLater(filePath: string): void;
 }
 
 /**
@@ -92,10 +99,15 @@ export class FsUploadSink implements UploadSink {
       await this.#hooks.lock(`${bucket}/${name}`, async () => {
         const dir = await this.#hooks.bucketDir(bucket);
         await this.#hooks.recordChecksum(this.#target, sha256, stat);
-        await rename(tmpPath, finalPath).catch((error: unknown) => {
-          throw fromOsError(error, 'NO_SUCH_BUCKET');
-        });
-        await this.#hooks.syncDir(dir);
+        const displaced = await this.#hooks.setAside(finalPath);
+        try {
+          await rename(tmpPath, finalPath).catch((error: unknown) => {
+            throw fromOsError(error, 'NO_SUCH_BUCKET');
+          });
+          await this.#hooks.syncDir(dir);
+        } finally {
+          if (displaced) this.#hooks.discardLater(displaced);
+        }
       });
       return { name, size: this.#received, sha256 };
     } catch (error) {
