@@ -140,7 +140,7 @@ describe('FsStorage', () => {
     assert.equal(first.toString() + rest.toString(), 'old version');
     assert.equal((await readAll(storage, 'photos', 'r.txt')).toString(), 'the new one');
     // The replaced file was set aside and is removed in the background.
-    await storage.close(); // waits for background work
+    await storage.settled();
     assert.deepEqual(await readdir(path.join(root, HIDDEN_DIR, 'trash')), []);
   });
 
@@ -192,7 +192,7 @@ describe('FsStorage', () => {
     assert.deepEqual(error.details, ['2']);
     assert.deepEqual(await storage.deleteBucket('full', { force: true }), { deletedFiles: 2 });
     await rejectsWith(storage.listFiles('full'), 'NO_SUCH_BUCKET');
-    await storage.close();
+    await storage.settled();
     assert.deepEqual(await readdir(path.join(root, HIDDEN_DIR, 'trash')), []);
     await storage.createBucket('full');
     assert.deepEqual(await storage.listFiles('full'), []);

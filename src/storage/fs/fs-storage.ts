@@ -187,9 +187,17 @@ export class FsStorage implements Storage {
     return { name: fileName };
   }
 
-  /** Waits for work in flight, including background removals. */
+  /**
+   * Waits for commits in flight. Background removals are not waited for:
+   * what they leave in the trash, the next start removes.
+   */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#locks.values(), ...this.#background]);
+    await Promise.allSettled([...this.#locks.values()]);
+  }
+
+  /** Resolves when no background removal is running (for tests and tools). */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
   async #setAside(filePath: string): Promise<string | undefined> {
