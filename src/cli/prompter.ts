@@ -5,17 +5,25 @@
  */
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { complete, type Completion } from './completion.js';
 
 export class Prompter {
   readonly interactive: boolean;
   readonly #rl: readline.Interface;
   readonly #lines: AsyncIterator<string>;
   #interruptHandler: (() => void) | undefined;
+  #completion: Completion = 'none';
   #ended = false;
 
   constructor(input: Readable, output: Writable, interactive: boolean) {
     this.interactive = interactive;
-    this.#rl = readline.createInterface({ input, output: interactive ? output : undefined, terminal: interactive, crlfDelay: Infinity });
+    this.#rl = readline.createInterface({
+      input,
+      output: interactive ? output : undefined,
+      terminal: interactive,
+      crlfDelay: Infinity,
+      completer: (line: string) => complete(this.#completion, line),
+    });
     this.#lines = this.#rl[Symbol.asyncIterator]();
     // Ctrl-C at a terminal arrives here (readline holds the keyboard).
     this.#rl.on('SIGINT', () => this.#interruptHandler?.());
@@ -30,9 +38,13 @@ export class Prompter {
     };
   }
 
-  /** The next line, after showing `prompt` on a terminal; undefined at end of input. */
-  async ask(prompt: string): Promise<string | undefined> {
+  /**
+   * The next line, after showing `prompt` on a terminal; undefined at end of
+   * input. Tab completes what `completion` says.
+   */
+  async ask(prompt: string, completion: Completion = 'none'): Promise<string | undefined> {
     if (this.#ended) return undefined;
+    this.#completion = completion;
     if (this.interactive) {
       this.#rl.setPrompt(prompt);
       this.#rl.prompt();

@@ -50,7 +50,7 @@ export class Shell {
       this.#client = await this.#connect();
       if (prompter.interactive) this.#say(`connected to bucketd at ${this.#where}; commands: ${COMMANDS.join(', ')}`);
       for (;;) {
-        const line = await prompter.ask(PROMPT);
+        const line = await prompter.ask(PROMPT, 'command');
         if (line === undefined) {
           await this.#client?.exit();
           return 0;
@@ -98,6 +98,7 @@ export class Shell {
   /** Asks what the command needs; the work to do, or undefined at end of input. */
   async #gather(command: Exclude<Command, 'EXIT'>): Promise<((client: BucketClient) => Promise<void>) | undefined> {
     const ask = (question: string): Promise<string | undefined> => this.#options.prompter.ask(question);
+    const askLocalPath = (question: string): Promise<string | undefined> => this.#options.prompter.ask(question, 'local-path');
     switch (command) {
       case 'HELLO':
         return (client) => this.#hello(client);
@@ -116,7 +117,7 @@ export class Shell {
         return bucket === undefined ? undefined : (client) => this.#listFiles(client, bucket);
       }
       case 'UPLOAD_FILE': {
-        const typedPath = await ask('local path (the file, or the folder that holds it): ');
+        const typedPath = await askLocalPath('local path (the file, or the folder that holds it): ');
         if (typedPath === undefined) return undefined;
         const localPath = expandHome(typedPath);
         const stats = await stat(localPath).catch(() => undefined);
@@ -134,7 +135,7 @@ export class Shell {
         if (bucket === undefined) return undefined;
         const name = await ask('file name: ');
         if (name === undefined) return undefined;
-        const destination = await ask('save to (a folder or a file path; empty = current folder): ');
+        const destination = await askLocalPath('save to (a folder or a file path; empty = current folder): ');
         if (destination === undefined) return undefined;
         return (client) => this.#download(client, bucket, name, expandHome(destination));
       }
