@@ -23,6 +23,12 @@ options:
   -h, --help     show this help
   -v, --version  show the version`;
 
+// A reader that went away (`bucket ... | head -1`) ends the program quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
