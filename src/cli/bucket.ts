@@ -48,8 +48,10 @@ async function main(): Promise<number> {
   }
   const host = hostOf(values.host ?? process.env.BUCKETD_HOST);
   const port = parsePort(values.port ?? process.env.BUCKETD_PORT);
-  const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const prompter = new Prompter(process.stdin, process.stdout, interactive);
+  // A person at the keyboard gets prompts, on stderr if stdout is redirected
+  // (`bucket | tee session.log`).
+  const interactive = process.stdin.isTTY === true && (process.stdout.isTTY === true || process.stderr.isTTY === true);
+  const prompter = new Prompter(process.stdin, process.stdout.isTTY ? process.stdout : process.stderr, interactive);
   const shell = new Shell({ host, port, prompter, out: process.stdout, err: process.stderr });
   // Ctrl-C when input is not a terminal: cancel a transfer, or leave.
   process.on('SIGINT', () => {
