@@ -140,8 +140,7 @@ export class FsStorage implements Storage {
   }
 
   async startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink> {
-    const fileName = normalizeFileName(name);
-    const dir = await this.#bucketDir(bucket);
+    const { fileName, dir } = await this.#locate(bucket, name);
     await this.#checkFreeSpace(declaredSize);
     const tmpPath = path.join(this.#tmpDir, `${randomBytes(12).toString('hex')}.upload`);
     const stream = await openTempFile(tmpPath).catch((error: unknown) => {
@@ -152,8 +151,7 @@ export class FsStorage implements Storage {
   }
 
   async openFile(bucket: string, name: string): Promise<DownloadSource> {
-    const fileName = normalizeFileName(name);
-    const dir = await this.#bucketDir(bucket);
+    const { fileName, dir } = await this.#locate(bucket, name);
     // O_NOFOLLOW: a symlink planted in a bucket is never followed out of ROOT.
     const fd = await fdOps.open(path.join(dir, fileName), constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
       throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
@@ -170,8 +168,7 @@ export class FsStorage implements Storage {
   }
 
   async deleteFile(bucket: string, name: string): Promise<{ name: string }> {
-    const fileName = normalizeFileName(name);
-    const dir = await this.#bucketDir(bucket);
+    const { fileName, dir } = await this.#locate(bucket, name);
     const filePath = path.join(dir, fileName);
     await this.#withLock(`${bucket}/${fileName}`, async () => {
       const stats = await lstat(filePath).catch((error: unknown) => {
@@ -218,6 +215,17 @@ export class FsStorage implements Storage {
     );
     this.#background.add(tracked);
     void tracked.then(() => this.#background.delete(tracked));
+  }
+
+  /**
+   * Checks a bucket and file name in one fixed order — the bucket name's
+   * form, the file name's form, then the bucket's existence — so the same
+   * request always gets the same error.
+   */
+  async #locate(bucket: string, name: string): Promise<{ fileName: string; dir: string }> {
+    checkBucketName(bucket);
+    const fileName = normalizeFileName(name);
+    return { fileName, dir: await this.#bucketDir(bucket) };
   }
 
   /** The bucket's folder; NO_SUCH_BUCKET unless it is a real folder. */
