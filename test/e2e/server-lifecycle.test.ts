@@ -27,12 +27,15 @@ function runBucketd(args: string[], input: string): Promise<{ code: number | nul
 
 test('without ROOT, bucketd reads it from standard input and creates it with its parents', async () => {
   const base = await tempDir();
-  const root = path.join(base, 'deep', 'er', 'root');
-  const result = await runBucketd(['--port', '0'], `${root}\n`);
-  assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^bucketd \S+ listening on 127\.0\.0\.1:\d+ \(root .*root\)\n$/);
-  assert.ok((await stat(root)).isDirectory());
-  await rm(base, { recursive: true, force: true });
+  try {
+    const root = path.join(base, 'deep', 'er', 'root');
+    const result = await runBucketd(['--port', '0'], `${root}\n`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^bucketd \S+ listening on 127\.0\.0\.1:\d+ \(root .*root\)\n$/);
+    assert.ok((await stat(root)).isDirectory());
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
 });
 
 test('with no ROOT at all, bucketd exits 2 with a usage line', async () => {
@@ -44,12 +47,15 @@ test('with no ROOT at all, bucketd exits 2 with a usage line', async () => {
 
 test('a ROOT that is a file is refused in one line', async () => {
   const base = await tempDir();
-  const file = path.join(base, 'not-a-folder');
-  await writeFile(file, 'x');
-  const result = await runBucketd(['--port', '0', file], '');
-  assert.equal(result.code, 1);
-  assert.equal(result.stderr, `bucketd: cannot use ${file} as the root folder: it is not a folder\n`);
-  await rm(base, { recursive: true, force: true });
+  try {
+    const file = path.join(base, 'not-a-folder');
+    await writeFile(file, 'x');
+    const result = await runBucketd(['--port', '0', file], '');
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, `bucketd: cannot use ${file} as the root folder: it is not a folder\n`);
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
 });
 
 test('bad options and a port in use are one line each, never a stack trace', async () => {
@@ -60,11 +66,14 @@ test('bad options and a port in use are one line each, never a stack trace', asy
   assert.equal(unknown.code, 2);
   const server = await startServer();
   const root = await tempDir();
-  const busy = await runBucketd(['--port', String(server.port), root], '');
-  assert.equal(busy.code, 1);
-  assert.match(busy.stderr, /^bucketd: cannot listen on 127\.0\.0\.1:\d+: address already in use\n$/);
-  await server.stop();
-  await rm(root, { recursive: true, force: true });
+  try {
+    const busy = await runBucketd(['--port', String(server.port), root], '');
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /^bucketd: cannot listen on 127\.0\.0\.1:\d+: address already in use\n$/);
+  } finally {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  }
 });
 
 test('idle connections are closed with IDLE_TIMEOUT after the configured time', async () => {

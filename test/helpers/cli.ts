@@ -1,5 +1,6 @@
 /** Runs the real bucket program with piped input. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
 import { BUCKET } from './server.js';
 
 export interface CliResult {
@@ -37,8 +38,16 @@ export interface LiveBucket {
   waitFor(text: string, timeoutMs?: number): Promise<void>;
 }
 
+// Programs a failed test left running are killed when its file ends.
+const runningPrograms = new Set<ChildProcess>();
+after(() => {
+  for (const child of runningPrograms) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 export function spawnBucket(args: string[]): LiveBucket {
   const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  runningPrograms.add(child);
+  child.once('exit', () => runningPrograms.delete(child));
   const live = {
     child,
     stdout: '',

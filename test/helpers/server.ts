@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -19,6 +20,14 @@ export interface RunningServer {
   /** SIGTERM, then the exit code. Removes the temporary root if we made it. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
+
+// Servers a failed test left running are stopped when its file ends, so a
+// failure can never leave a process that keeps the test run from exiting.
+// (This hook may run before a file's own, which then finds them stopped.)
+const running = new Set<RunningServer>();
+after(async () => {
+  await Promise.all([...running].map((server) => server.stop()));
+});
 
 export async function tempDir(prefix = 'bucketd-test-', base = os.tmpdir()): Promise<string> {
   return mkdtemp(path.join(base, prefix));
@@ -49,7 +58,7 @@ export async function startServer(options: { root?: string; args?: string[]; bas
     });
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
+  const server: RunningServer = {
     port,
     root,
     child,
@@ -60,10 +69,16 @@ export async function startServer(options: { root?: string; args?: string[]; bas
       return match ? Number(match[1]) * 1024 : 0;
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      running.delete(server);
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // A server that ignores SIGTERM beyond its grace period is killed.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       const code = await exited;
+      clearTimeout(killer);
       if (ownRoot) await rm(root, { recursive: true, force: true });
       return code;
     },
   };
+  running.add(server);
+  return server;
 }
