@@ -15,5 +15,8 @@ if (files.length === 0) {
   console.error(`no test files under ${root}; run npm run build:test first`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { stdio: 'inherit' });
+// A test that hangs fails after 5 minutes, and a file whose handles stay
+// open cannot keep the run from ending.
+const options = ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit'];
+const result = spawnSync(process.execPath, [...options, ...process.argv.slice(2), ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
