@@ -250,8 +250,15 @@ export class Shell {
 
   async #download(client: BucketClient, bucket: string, name: string, destination: string): Promise<void> {
     const target = await resolveDestination(destination, name);
+    const existing = await stat(target).catch(() => undefined);
+    // A folder where the file would go: replacing it is never what was meant
+    // (and downloadFile would otherwise look inside it).
+    if (existing?.isDirectory()) {
+      this.#fail(`${printable(target)} is a folder; give a file path or another folder`);
+      return;
+    }
     let overwrite = false;
-    if (await stat(target).then(() => true, () => false)) {
+    if (existing) {
       overwrite = await this.#options.prompter.confirm(`${printable(target)} already exists: replace it?`);
       if (!overwrite) {
         this.#say('not downloaded');
