@@ -4,7 +4,7 @@
  * prompt; works the same with its input piped, which is how scripts use it.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_PORT } from '../server/server.js';
+import { DEFAULT_PORT } from '../protocol/defaults.js';
 import { VERSION } from '../version.js';
 import { hostOf, parsePort, UsageError } from './options.js';
 import { Prompter } from './prompter.js';

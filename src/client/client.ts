@@ -11,7 +11,7 @@ import { FrameReader } from '../net/frame-reader.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { errorCodeOf, parseItem, parseReply, STATUS, type ReplyHead } from '../protocol/replies.js';
 import { encodeRequest, encodeUploadTrailer, parseSize, type Request } from '../protocol/requests.js';
-import { DEFAULT_HOST, DEFAULT_PORT } from '../server/server.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 import { BodyWriter, writeChunk } from '../util/streams.js';
 import { ClientError } from './errors.js';
 

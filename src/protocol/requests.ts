@@ -3,6 +3,7 @@
  * no spaces (the seed's rule), e.g. `UPLOAD_FILE,photos,cat.jpg,52133`.
  */
 import type { ErrorCode } from '../errors.js';
+import { isSha256Hex } from '../util/sha256.js';
 import { decodeField, encodeField } from './fields.js';
 
 export const COMMANDS = [
@@ -168,8 +169,4 @@ export function parseUploadTrailer(line: Uint8Array): string | undefined {
   const text = Buffer.from(line).toString('latin1');
   const match = /^SHA256,([0-9a-f]{64})$/.exec(text);
   return match?.[1];
-}
-
-export function isSha256Hex(text: string): boolean {
-  return /^[0-9a-f]{64}$/.test(text);
 }

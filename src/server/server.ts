@@ -4,13 +4,13 @@
  */
 import net, { type AddressInfo } from 'node:net';
 import { DEFAULT_MAX_LINE_BYTES } from '../protocol/decoder.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 import { encodeErrorReply } from '../protocol/replies.js';
 import type { Storage } from '../storage/storage.js';
+export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 import { Connection } from './connection.js';
 import { silentLogger, type Logger } from './logger.js';
 
-export const DEFAULT_PORT = 9077;
-export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isSha256Hex } from '../../protocol/requests.js';
+import { isSha256Hex } from '../../util/sha256.js';
 
 interface ChecksumRecord {
   sha256: string;
