@@ -7,9 +7,20 @@
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { createLogger, isLogLevel } from '../server/logger.js';
-import { BucketServer, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS } from '../server/server.js';
+import {
+  BucketServer,
+  DEFAULT_BUFFER_MEMORY,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_MIN_RATE,
+  DEFAULT_PORT,
+  DEFAULT_RATE_WINDOW_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+} from '../server/server.js';
 import { errnoOf } from '../storage/fs/os-errors.js';
-import { FsStorage } from '../storage/fs/fs-storage.js';
+import { FsStorage, UnsafeRootError } from '../storage/fs/fs-storage.js';
 import { VERSION } from '../version.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
 
@@ -22,8 +33,13 @@ options:
   --host HOST              address to listen on (default 127.0.0.1; env BUCKETD_HOST)
   --port PORT              TCP port (default ${DEFAULT_PORT}; 0 takes a free port; env BUCKETD_PORT)
   --idle-timeout SECONDS   close connections idle this long (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000}; 0 = never)
+  --request-timeout SECONDS  a request line must arrive whole within this time of its first byte (default ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}; 0 = no limit)
+  --min-rate BYTES         slowest body accepted, in bytes per second over each rate window (default ${DEFAULT_MIN_RATE}; 0 = no minimum)
+  --rate-window SECONDS    the window of --min-rate (default ${DEFAULT_RATE_WINDOW_MS / 1000})
   --max-file-size SIZE     refuse uploads larger than SIZE, e.g. 10G (default: no limit)
   --max-connections N      clients served at once (default ${DEFAULT_MAX_CONNECTIONS})
+  --max-connections-per-address N  clients served at once from one IP address (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
+  --buffer-memory SIZE     server-wide budget for transfer buffers, each way (default ${DEFAULT_BUFFER_MEMORY / 1024 / 1024}M)
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
   --log-level LEVEL        debug, info, warn, error or silent (default info)
   -h, --help               show this help
@@ -55,6 +71,11 @@ async function main(): Promise<void> {
       'idle-timeout': { type: 'string' },
       'max-file-size': { type: 'string' },
       'max-connections': { type: 'string' },
+      'max-connections-per-address': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'min-rate': { type: 'string' },
+      'rate-window': { type: 'string' },
+      'buffer-memory': { type: 'string' },
       'shutdown-grace': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -78,6 +99,14 @@ async function main(): Promise<void> {
   const shutdownGraceMs = values['shutdown-grace'] === undefined ? DEFAULT_SHUTDOWN_GRACE_MS : parseSeconds(values['shutdown-grace'], '--shutdown-grace');
   const maxFileSize = values['max-file-size'] === undefined ? Number.MAX_SAFE_INTEGER : parseByteSize(values['max-file-size'], '--max-file-size');
   const maxConnections = values['max-connections'] === undefined ? DEFAULT_MAX_CONNECTIONS : parseCount(values['max-connections'], '--max-connections');
+  const maxConnectionsPerAddress =
+    values['max-connections-per-address'] === undefined ? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS : parseCount(values['max-connections-per-address'], '--max-connections-per-address');
+  const requestTimeoutMs = values['request-timeout'] === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : parseSeconds(values['request-timeout'], '--request-timeout');
+  const minRate = values['min-rate'] === undefined ? DEFAULT_MIN_RATE : parseByteSize(values['min-rate'], '--min-rate');
+  const rateWindowMs = values['rate-window'] === undefined ? DEFAULT_RATE_WINDOW_MS : parseSeconds(values['rate-window'], '--rate-window');
+  if (rateWindowMs === 0) throw new UsageError('--rate-window must be above 0');
+  const bufferMemory = values['buffer-memory'] === undefined ? DEFAULT_BUFFER_MEMORY : parseByteSize(values['buffer-memory'], '--buffer-memory');
+  if (bufferMemory < 1024 * 1024) throw new UsageError('--buffer-memory must be at least 1M');
 
   const root = positionals[0] ?? (await askForRoot());
   if (root === '') {
@@ -86,12 +115,27 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(logLevel);
-  const storage = await FsStorage.open(root).catch((error: unknown) => {
+  const storage = await FsStorage.open(root, { writeBufferBytes: bufferMemory, onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
+    if (error instanceof UnsafeRootError) return fail(`cannot use ${root} as the root folder: ${error.message}`, 1);
     const code = errnoOf(error);
     const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
     return fail(`cannot use ${root} as the root folder: ${reason}`, 1);
   });
-  const server = new BucketServer({ storage, host, port, logger, idleTimeoutMs, shutdownGraceMs, maxFileSize, maxConnections });
+  const server = new BucketServer({
+    storage,
+    host,
+    port,
+    logger,
+    idleTimeoutMs,
+    requestTimeoutMs,
+    minRate,
+    rateWindowMs,
+    shutdownGraceMs,
+    maxFileSize,
+    maxConnections,
+    maxConnectionsPerAddress,
+    bufferMemory,
+  });
   // Signals are handled before the address is announced, so that whoever
   // reads that line may stop the server at once.
   let stopping = false;

@@ -1,18 +1,44 @@
 /**
  * The typed client library: every protocol exchange of the `bucket` program
  * goes through here. One request at a time per connection (calls queue);
- * bodies stream both ways with backpressure and SHA-256 checks.
+ * bodies stream both ways with backpressure and SHA-256 checks; listings
+ * stream item by item. Replies are read through the protocol's typed
+ * codecs, so the client and the server agree on every field.
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { BucketError, type ErrorCode } from '../errors.js';
-import { FrameReader } from '../net/frame-reader.js';
-import { FrameDecoder } from '../protocol/decoder.js';
-import { errorCodeOf, parseItem, parseReply, STATUS, type ReplyHead } from '../protocol/replies.js';
-import { encodeRequest, encodeUploadTrailer, parseSize, type Request } from '../protocol/requests.js';
+import { BucketError } from '../errors.js';
+import { FrameReader, type ReadResult } from '../net/frame-reader.js';
+import { FrameDecoder, type Frame } from '../protocol/decoder.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
-import { BodyWriter, writeChunk } from '../util/streams.js';
+import {
+  BUCKET_CREATED,
+  BUCKET_DELETED,
+  BUCKET_ITEM,
+  BYE,
+  DOWNLOAD_DONE,
+  DOWNLOAD_GO_AHEAD,
+  errorOf,
+  FILE_DELETED,
+  FILE_ITEM,
+  HELLO,
+  LIST_HEAD,
+  readTyped,
+  readTypedItem,
+  UnexpectedReply,
+  UPLOAD_GO_AHEAD,
+  UPLOAD_STORED,
+  type BucketEntry,
+  type FileEntry,
+  type HelloReply,
+  type ItemCodec,
+  type ReplyCodec,
+} from '../protocol/messages.js';
+import { parseItem, parseReply, type ReplyHead } from '../protocol/replies.js';
+import { encodeRequest, encodeUploadTrailer, type Request } from '../protocol/requests.js';
+import { FlowWindow } from '../util/flow.js';
+import { writeChunk, writeWindowed } from '../util/streams.js';
 import { ClientError } from './errors.js';
 
 export interface ConnectOptions {
@@ -22,23 +48,9 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
 }
 
-export interface ServerHello {
-  name: string;
-  version: string;
-  protocol: number;
-}
-
-export interface RemoteBucket {
-  name: string;
-  createdAt: Date;
-}
-
-export interface RemoteFile {
-  name: string;
-  size: number;
-  modifiedAt: Date;
-  sha256?: string;
-}
+export type ServerHello = HelloReply;
+export type RemoteBucket = BucketEntry;
+export type RemoteFile = FileEntry;
 
 export interface TransferResult {
   bucket: string;
@@ -50,7 +62,10 @@ export interface TransferResult {
 export interface TransferOptions {
   /** Called as bytes move: (bytes so far, total). */
   onProgress?: (done: number, total: number) => void;
-  /** Aborting cancels the transfer; the connection is closed with it. */
+  /**
+   * Aborting cancels the transfer. The connection it ran on is closed with
+   * it; the client opens a fresh one for its next call.
+   */
   signal?: AbortSignal;
 }
 
@@ -60,103 +75,98 @@ const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 // How long a failed upload waits for the server's reason.
 const LATE_REPLY_MS = 1000;
 
-/** Fields of the HELLO reply, as sent by any server of protocol 1. */
-const HELLO_FIELDS = 3;
+/** The socket and reader of one connection; a client may open several in turn. */
+interface Link {
+  socket: net.Socket;
+  reader: FrameReader;
+  closed: boolean;
+  /** A read started while idle, to catch a notice the server sends unasked. */
+  lookout?: Promise<ReadResult>;
+}
 
 export class BucketClient {
   readonly host: string;
   readonly port: number;
-  readonly #socket: net.Socket;
-  readonly #reader: FrameReader;
+  readonly #connectTimeoutMs: number;
+  #link: Link;
   #queue: Promise<unknown> = Promise.resolve();
-  #closed = false;
+  #busy = false;
+  /** Set when a cancelled transfer closed the connection: the next call reconnects. */
+  #reconnect = false;
+  /** Set once the server said it closes (EXIT, a notice) or the connection died. */
+  #endedBy: BucketError | ClientError | undefined;
+  #noticeListeners = new Set<(notice: BucketError) => void>();
 
-  private constructor(socket: net.Socket, host: string, port: number) {
-    this.#socket = socket;
+  private constructor(socket: net.Socket, host: string, port: number, connectTimeoutMs: number) {
     this.host = host;
     this.port = port;
-    this.#reader = new FrameReader(socket, new FrameDecoder());
-    socket.setNoDelay(true);
-    socket.on('error', () => undefined); // surfaced through reads and writes
-    socket.once('close', () => {
-      this.#closed = true;
-    });
+    this.#connectTimeoutMs = connectTimeoutMs;
+    this.#link = this.#attach(socket);
   }
 
-  static connect(options: ConnectOptions = {}): Promise<BucketClient> {
+  static async connect(options: ConnectOptions = {}): Promise<BucketClient> {
     const host = options.host ?? DEFAULT_HOST;
     const port = options.port ?? DEFAULT_PORT;
-    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ClientError('CONNECT_TIMEOUT', `cannot connect to ${where}: no answer`));
-      }, options.connectTimeoutMs ?? 10_000);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new BucketClient(socket, host, port));
-      });
-      socket.once('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const reason = error.code === 'ECONNREFUSED' ? 'connection refused (is bucketd running?)' : (error.code ?? error.message);
-        reject(new ClientError('CONNECTION_REFUSED', `cannot connect to ${where}: ${reason}`, { cause: error }));
-      });
-    });
+    const timeout = options.connectTimeoutMs ?? 10_000;
+    return new BucketClient(await openSocket(host, port, timeout), host, port, timeout);
   }
 
-  /** True once the connection is gone (EXIT, the server leaving, a cancel). */
+  /** True once the connection is gone (EXIT, the server leaving) and a call would fail. */
   get closed(): boolean {
-    return this.#closed || this.#socket.destroyed;
+    return !this.#reconnect && (this.#link.closed || this.#link.socket.destroyed);
+  }
+
+  /**
+   * Calls `listener` when the server sends a notice unasked while this
+   * client is idle — it is shutting down, or closed an idle connection.
+   * The connection is closed after a notice. Returns a function that stops it.
+   */
+  onNotice(listener: (notice: BucketError) => void): () => void {
+    this.#noticeListeners.add(listener);
+    return () => this.#noticeListeners.delete(listener);
   }
 
   hello(): Promise<ServerHello> {
-    return this.#exclusive(async () => {
-      const reply = await this.#request({ command: 'HELLO' }, STATUS.OK);
-      const [name = '', version = '', protocol = ''] = reply.fields;
-      if (reply.fields.length < HELLO_FIELDS || parseSize(protocol) === undefined) throw protocolError('HELLO reply');
-      return { name, version, protocol: Number(protocol) };
-    });
+    return this.#exclusive(() => this.#request({ command: 'HELLO' }, HELLO));
   }
 
   createBucket(bucket: string): Promise<RemoteBucket> {
-    return this.#exclusive(async () => {
-      const reply = await this.#request({ command: 'NEW_BUCKET', bucket }, STATUS.CREATED);
-      return { name: reply.fields[0] ?? bucket, createdAt: parseDate(reply.fields[1]) };
-    });
+    return this.#exclusive(() => this.#request({ command: 'NEW_BUCKET', bucket }, BUCKET_CREATED));
   }
 
-  listBuckets(): Promise<RemoteBucket[]> {
-    return this.#exclusive(async () => {
-      const items = await this.#requestList({ command: 'LIST_BUCKET' });
-      return items.map(([name = '', created]) => ({ name, createdAt: parseDate(created) }));
-    });
+  /** Every bucket, in name order. For very many, iterateBuckets() streams them. */
+  async listBuckets(): Promise<RemoteBucket[]> {
+    return collect(this.iterateBuckets());
+  }
+
+  /** Streams the bucket list; the connection is busy until the iteration ends. */
+  iterateBuckets(): AsyncIterable<RemoteBucket> {
+    return this.#iterateList({ command: 'LIST_BUCKET' }, BUCKET_ITEM);
   }
 
   /** Deletes a bucket; a non-empty one only with `force`. */
-  deleteBucket(bucket: string, options: { force?: boolean } = {}): Promise<{ deletedFiles: number }> {
-    return this.#exclusive(async () => {
-      const reply = await this.#request({ command: 'DELETE_BUCKET', bucket, force: options.force === true }, STATUS.OK);
-      return { deletedFiles: parseSize(reply.fields[1] ?? '') ?? 0 };
-    });
+  async deleteBucket(bucket: string, options: { force?: boolean } = {}): Promise<{ deletedFiles: number }> {
+    const { deletedFiles } = await this.#exclusive(() => this.#request({ command: 'DELETE_BUCKET', bucket, force: options.force === true }, BUCKET_DELETED));
+    return { deletedFiles };
   }
 
-  listFiles(bucket: string): Promise<RemoteFile[]> {
-    return this.#exclusive(async () => {
-      const items = await this.#requestList({ command: 'LIST_FILE', bucket });
-      return items.map(([name = '', size = '', modified, sha256 = '']) => {
-        const file: RemoteFile = { name, size: parseSize(size) ?? 0, modifiedAt: parseDate(modified) };
-        if (sha256 !== '') file.sha256 = sha256;
-        return file;
-      });
-    });
+  /** Every file of a bucket, in name order. For very many, iterateFiles() streams them. */
+  async listFiles(bucket: string): Promise<RemoteFile[]> {
+    return collect(this.iterateFiles(bucket));
   }
 
-  deleteFile(bucket: string, name: string): Promise<void> {
-    return this.#exclusive(async () => {
-      await this.#request({ command: 'DELETE_FILE', bucket, name }, STATUS.OK);
-    });
+  /**
+   * Streams a bucket's files in bounded memory. The connection is busy
+   * until the iteration ends; stopping early reads and drops the rest.
+   */
+  iterateFiles(bucket: string): AsyncIterable<RemoteFile> {
+    return this.#iterateList({ command: 'LIST_FILE', bucket }, FILE_ITEM);
+  }
+
+  /** Deletes a file; resolves with the name as stored. */
+  async deleteFile(bucket: string, name: string): Promise<{ name: string }> {
+    const deleted = await this.#exclusive(() => this.#request({ command: 'DELETE_FILE', bucket, name }, FILE_DELETED));
+    return { name: deleted.name };
   }
 
   /**
@@ -179,22 +189,24 @@ export class BucketClient {
 
   /** Says goodbye and closes the connection. */
   async exit(): Promise<void> {
-    if (this.closed) return;
-    await this.#exclusive(async () => {
-      await this.#request({ command: 'EXIT' }, STATUS.BYE);
-    }).catch(() => undefined);
+    if (this.closed || this.#reconnect) {
+      this.close();
+      return;
+    }
+    await this.#exclusive(() => this.#request({ command: 'EXIT' }, BYE)).catch(() => undefined);
     this.close();
   }
 
   /** Closes the connection at once. */
   close(): void {
-    this.#closed = true;
-    this.#socket.destroy();
+    this.#reconnect = false;
+    this.#link.closed = true;
+    this.#link.socket.destroy();
   }
 
   async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions): Promise<TransferResult> {
-    const goAhead = await this.#request({ command: 'UPLOAD_FILE', bucket, name, size }, STATUS.GO_AHEAD);
-    const storedName = goAhead.fields[0] ?? name;
+    const goAhead = await this.#request({ command: 'UPLOAD_FILE', bucket, name, size }, UPLOAD_GO_AHEAD);
+    const link = this.#link;
     // The server may answer before the body is done (a disk that filled
     // up); watch for that while sending.
     const reply = this.#readReply();
@@ -204,7 +216,7 @@ export class BucketClient {
       (error: Error) => (early = error),
     );
     const hash = createHash('sha256');
-    const body = new BodyWriter(this.#socket, BODY_IN_FLIGHT_BYTES);
+    const window = new FlowWindow(BODY_IN_FLIGHT_BYTES);
     let sent = 0;
     try {
       for await (const chunk of source) {
@@ -213,12 +225,12 @@ export class BucketClient {
         sent += bytes.length;
         if (sent > size) throw new ClientError('SOURCE_CHANGED');
         hash.update(bytes);
-        await body.write(bytes);
+        await writeWindowed(link.socket, bytes, window);
         options.onProgress?.(sent, size);
       }
       if (early === undefined) {
         if (sent !== size) throw new ClientError('SOURCE_CHANGED', `the source gave ${sent} bytes, not the ${size} declared`);
-        await writeChunk(this.#socket, encodeUploadTrailer(hash.digest('hex')));
+        await writeChunk(link.socket, encodeUploadTrailer(hash.digest('hex')));
       }
     } catch (error) {
       // A send that failed because the server answered and closed (a full
@@ -229,48 +241,85 @@ export class BucketClient {
       if (early === undefined || early instanceof Error) {
         // The stream can no longer be kept in step: drop the connection,
         // and the server drops the upload.
-        this.close();
+        this.#dropLink();
         throw error instanceof ClientError ? error : new ClientError('CONNECTION_LOST', describe(error), { cause: error });
       }
     }
     const head = await reply;
-    // An answer before the end of the body is an error after which the
+    // Any answer before the end of the body is an error after which the
     // server closes the connection.
-    if (sent < size) this.#closed = true;
-    const result = expectStatus(head, STATUS.CREATED);
-    const [, , storedSize = '', sha256 = ''] = result.fields;
-    return { bucket, name: result.fields[1] ?? storedName, size: parseSize(storedSize) ?? size, sha256 };
+    if (sent < size) link.closed = true;
+    const stored = this.#typed(UPLOAD_STORED, head);
+    return { bucket: stored.bucket, name: stored.name || goAhead.name, size: stored.size, sha256: stored.sha256 };
   }
 
   async #download(bucket: string, name: string, destination: Writable, options: TransferOptions): Promise<TransferResult> {
-    const head = await this.#request({ command: 'DOWNLOAD_FILE', bucket, name }, STATUS.GO_AHEAD);
-    const size = parseSize(head.fields[1] ?? '');
-    if (size === undefined) throw protocolError('DOWNLOAD_FILE reply');
-    const storedName = head.fields[0] ?? name;
-    this.#reader.decoder.expectBody(size);
+    const goAhead = await this.#request({ command: 'DOWNLOAD_FILE', bucket, name }, DOWNLOAD_GO_AHEAD);
+    const size = goAhead.size;
+    this.#link.reader.decoder.expectBody(size);
     const hash = createHash('sha256');
     let received = 0;
     options.onProgress?.(0, size);
     for (;;) {
-      const frame = await this.#reader.next();
+      const frame = await this.#nextFrame();
       if (frame.kind === 'body') {
         hash.update(frame.chunk);
         received += frame.chunk.length;
         try {
           await writeChunk(destination, frame.chunk);
         } catch (error) {
-          this.close();
+          this.#dropLink();
           throw new ClientError('LOCAL_FILE_ERROR', `cannot write the download: ${describe(error)}`, { cause: error });
         }
         options.onProgress?.(received, size);
         continue;
       }
-      if (frame.kind === 'end') throw this.#lost();
-      if (frame.kind !== 'trailer') throw protocolError('download trailer');
-      const trailer = expectStatus(this.#parseHead(frame.line), STATUS.OK);
+      if (frame.kind !== 'trailer') throw this.#protocolError('the download status line');
+      const done = this.#typed(DOWNLOAD_DONE, this.#parseHead(frame.line));
       const sha256 = hash.digest('hex');
-      if (trailer.fields[0] !== sha256) throw new ClientError('DOWNLOAD_CHECKSUM_MISMATCH');
-      return { bucket, name: storedName, size, sha256 };
+      if (done.sha256 !== sha256) throw new ClientError('DOWNLOAD_CHECKSUM_MISMATCH');
+      return { bucket, name: goAhead.name, size, sha256 };
+    }
+  }
+
+  /** A list reply, item by item, holding the connection until it is read to its end. */
+  #iterateList<T>(request: Request, codec: ItemCodec<T>): AsyncIterable<T> {
+    const client = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const release = await client.#acquire();
+        let remaining = 0;
+        try {
+          remaining = (await client.#request(request, LIST_HEAD)).count;
+          while (remaining > 0) {
+            const item = await client.#readItem(codec);
+            remaining--;
+            yield item;
+          }
+        } finally {
+          // Stopped early: read the rest, so the connection stays in step.
+          try {
+            while (remaining > 0 && !client.#link.closed) {
+              await client.#nextFrame();
+              remaining--;
+            }
+          } finally {
+            release();
+          }
+        }
+      },
+    };
+  }
+
+  async #readItem<T>(codec: ItemCodec<T>): Promise<T> {
+    const frame = await this.#nextFrame();
+    if (frame.kind !== 'line') throw this.#protocolError(codec.name);
+    const fields = parseItem(frame.line);
+    if (!fields.ok) throw this.#protocolError(codec.name);
+    try {
+      return readTypedItem(codec, fields.value);
+    } catch {
+      throw this.#protocolError(codec.name);
     }
   }
 
@@ -278,7 +327,7 @@ export class BucketClient {
   async #cancellable<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     if (!signal) return work();
     if (signal.aborted) throw new ClientError('CANCELLED');
-    const onAbort = (): void => this.close();
+    const onAbort = (): void => this.#dropLink();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       return await work();
@@ -290,90 +339,188 @@ export class BucketClient {
   }
 
   /** Runs one exchange at a time on this connection. */
-  #exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => {
-      if (this.closed) throw new ClientError('CONNECTION_LOST', 'the connection is closed');
-      return work();
-    });
-    this.#queue = run.catch(() => undefined);
-    return run;
+  async #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.#acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
   }
 
-  async #request(request: Request, expected: number): Promise<ReplyHead> {
+  /** Waits for the connection to be free and usable; returns the function that frees it. */
+  async #acquire(): Promise<() => void> {
+    let release!: () => void;
+    const turn = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.#queue;
+    this.#queue = previous.then(() => turn);
+    await previous;
     try {
-      await writeChunk(this.#socket, encodeRequest(request));
+      if (this.#reconnect) {
+        this.#link = this.#attach(await openSocket(this.host, this.port, this.#connectTimeoutMs));
+        this.#reconnect = false;
+        this.#endedBy = undefined;
+      }
+      if (this.#link.closed || this.#link.socket.destroyed) {
+        throw this.#endedBy ?? new ClientError('CONNECTION_LOST', 'the connection is closed');
+      }
+    } catch (error) {
+      release();
+      throw error;
+    }
+    this.#busy = true;
+    return () => {
+      this.#busy = false;
+      release();
+      this.#watchWhileIdle();
+    };
+  }
+
+  async #request<T>(request: Request, codec: ReplyCodec<T>): Promise<T> {
+    try {
+      await writeChunk(this.#link.socket, encodeRequest(request));
     } catch (error) {
       throw this.#lost(error);
     }
-    return expectStatus(await this.#readReply(), expected);
+    return this.#typed(codec, await this.#readReply());
   }
 
-  async #requestList(request: Request): Promise<string[][]> {
-    const head = await this.#request(request, STATUS.OK);
-    const count = parseSize(head.fields[0] ?? '');
-    if (count === undefined) throw protocolError('list count');
-    const items: string[][] = [];
-    for (let i = 0; i < count; i++) {
-      const frame = await this.#nextFrame();
-      if (frame.kind !== 'line') throw protocolError('list item');
-      const item = parseItem(frame.line);
-      if (!item.ok) throw protocolError('list item');
-      items.push(item.value);
+  /** The reply as `codec` reads it; a server error as BucketError, noting whether it closed. */
+  #typed<T>(codec: ReplyCodec<T>, head: ReplyHead): T {
+    try {
+      return readTyped(codec, head);
+    } catch (error) {
+      if (error instanceof BucketError) {
+        if (error.closesConnection) {
+          this.#link.closed = true;
+          this.#endedBy = error;
+        }
+        throw error;
+      }
+      if (error instanceof UnexpectedReply) throw this.#protocolError(codec.name);
+      throw error;
     }
-    return items;
   }
 
   async #readReply(): Promise<ReplyHead> {
     const frame = await this.#nextFrame();
-    if (frame.kind !== 'line') throw protocolError('reply line');
+    if (frame.kind !== 'line') throw this.#protocolError('reply line');
     const head = this.#parseHead(frame.line);
-    // The server closes after these; later calls should fail at once.
-    if (head.status === 221 || head.status === 408 || head.status === 503) this.#closed = true;
+    if (head.status === BYE.status) this.#link.closed = true;
     return head;
   }
 
-  async #nextFrame(): Promise<Exclude<Awaited<ReturnType<FrameReader['next']>>, { kind: 'end' }>> {
-    let frame;
+  async #nextFrame(): Promise<Exclude<Frame, { kind: 'line-too-long' }>> {
+    const link = this.#link;
+    let frame: ReadResult;
     try {
-      frame = await this.#reader.next();
+      const pending = link.lookout;
+      link.lookout = undefined;
+      frame = await (pending ?? link.reader.next());
     } catch (error) {
       throw this.#lost(error);
     }
     if (frame.kind === 'end') throw this.#lost();
-    if (frame.kind === 'line-too-long') throw protocolError('over-long line');
+    if (frame.kind === 'line-too-long') throw this.#protocolError('over-long line');
     return frame;
   }
 
   #parseHead(line: Buffer): ReplyHead {
     const parsed = parseReply(line);
-    if (!parsed.ok) throw protocolError('reply line');
+    if (!parsed.ok) throw this.#protocolError('reply line');
     return parsed.value;
   }
 
+  /**
+   * While idle, keeps one read open: the server speaks unasked only to say
+   * it is closing (a shutdown, an idle timeout), and this hears it at once.
+   */
+  #watchWhileIdle(): void {
+    const link = this.#link;
+    if (this.#busy || link.closed || link.lookout || link.socket.destroyed) return;
+    const lookout = link.reader.next();
+    link.lookout = lookout;
+    lookout.then(
+      (frame) => {
+        // A request took this read over: the frame is its reply.
+        if (link.lookout !== lookout || this.#busy) return;
+        link.lookout = undefined;
+        link.closed = true;
+        const head = frame.kind === 'line' ? parseReply(frame.line) : undefined;
+        if (head?.ok && head.value.status >= 400) {
+          const notice = errorOf(head.value);
+          this.#endedBy = notice;
+          for (const listener of this.#noticeListeners) listener(notice);
+        } else {
+          this.#endedBy = new ClientError('CONNECTION_LOST', 'the server closed the connection');
+        }
+        link.socket.destroy();
+      },
+      () => {
+        if (link.lookout !== lookout || this.#busy) return;
+        link.lookout = undefined;
+        link.closed = true;
+      },
+    );
+  }
+
+  #attach(socket: net.Socket): Link {
+    const link: Link = { socket, reader: new FrameReader(socket, new FrameDecoder()), closed: false };
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined); // surfaced through reads and writes
+    socket.once('close', () => {
+      link.closed = true;
+    });
+    return link;
+  }
+
+  /** Gives up the current connection after a cancel or a broken stream; the next call opens another. */
+  #dropLink(): void {
+    this.#link.closed = true;
+    this.#link.socket.destroy();
+    this.#reconnect = true;
+  }
+
   #lost(cause?: unknown): ClientError {
-    this.close();
-    return new ClientError('CONNECTION_LOST', 'the server closed the connection', { cause });
+    this.#link.closed = true;
+    this.#link.socket.destroy();
+    const error = new ClientError('CONNECTION_LOST', 'the server closed the connection', { cause });
+    this.#endedBy ??= error;
+    return error;
+  }
+
+  #protocolError(what: string): ClientError {
+    this.#link.closed = true;
+    this.#link.socket.destroy();
+    return new ClientError('PROTOCOL_ERROR', `the server sent an unexpected ${what}`);
   }
 }
 
-function expectStatus(head: ReplyHead, expected: number): ReplyHead {
-  if (head.status === expected) return head;
-  if (head.status >= 400) throw replyError(head);
-  throw protocolError(`status ${head.status}`);
+function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new ClientError('CONNECT_TIMEOUT', `cannot connect to ${where}: no answer`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const reason = error.code === 'ECONNREFUSED' ? 'connection refused (is bucketd running?)' : (error.code ?? error.message);
+      reject(new ClientError('CONNECTION_REFUSED', `cannot connect to ${where}: ${reason}`, { cause: error }));
+    });
+  });
 }
 
-function replyError(head: ReplyHead): BucketError {
-  const code: ErrorCode = errorCodeOf(head) ?? (head.status >= 500 ? 'INTERNAL' : 'BAD_FIELD');
-  return new BucketError(code, head.message || undefined, head.fields.slice(1));
-}
-
-function protocolError(what: string): ClientError {
-  return new ClientError('PROTOCOL_ERROR', `the server sent an unexpected ${what}`);
-}
-
-function parseDate(text: string | undefined): Date {
-  const date = new Date(text ?? '');
-  return Number.isNaN(date.getTime()) ? new Date(0) : date;
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }
 
 function describe(error: unknown): string {

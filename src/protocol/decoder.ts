@@ -33,6 +33,7 @@ export class FrameDecoder {
   #length = 0; // unconsumed bytes
   #scanned = 0; // unconsumed bytes known to hold no LF
   #bodyRemaining = 0;
+  #consumed = 0;
 
   constructor(options: { maxLineBytes?: number } = {}) {
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -45,6 +46,11 @@ export class FrameDecoder {
   /** Unconsumed bytes held by the decoder. */
   get bufferedBytes(): number {
     return this.#length;
+  }
+
+  /** Bytes taken out as frames so far, line ends included. */
+  get consumedBytes(): number {
+    return this.#consumed;
   }
 
   /** Body bytes still to come in the BODY state. */
@@ -153,6 +159,7 @@ export class FrameDecoder {
   /** Removes and returns the first `n` unconsumed bytes. */
   #take(n: number): Buffer {
     this.#length -= n;
+    this.#consumed += n;
     this.#scanned = 0;
     const first = this.#chunks[0];
     if (n === 0 || first === undefined) return Buffer.alloc(0);

@@ -1,49 +1,88 @@
 /**
  * One client connection: read a request line, run its handler, repeat,
- * until EXIT, end of input, an untrustworthy stream, idleness or shutdown.
+ * until EXIT, end of input, an untrustworthy stream, a deadline, or
+ * shutdown. Every request ends at one point (`#finish`), which knows its
+ * command, outcome, status, bytes and duration, and tells the hooks.
  */
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { BucketError, ERRORS, type ErrorCode } from '../errors.js';
 import { FrameReader, type ReadResult } from '../net/frame-reader.js';
 import { FrameDecoder } from '../protocol/decoder.js';
+import { encodeTyped, encodeTypedItem, LIST_HEAD } from '../protocol/messages.js';
 import { encodeErrorReply } from '../protocol/replies.js';
-import { parseRequest } from '../protocol/requests.js';
+import { parseRequest, type Request } from '../protocol/requests.js';
 import type { Storage } from '../storage/storage.js';
+import type { BufferPool } from '../util/buffer-pool.js';
+import type { FlowWindow } from '../util/flow.js';
 import { writeChunk } from '../util/streams.js';
-import { ConnectionGone, handleRequest, sendError, type Exchange } from './commands.js';
+import { handleRequest } from './commands.js';
+import { ConnectionGone, type Exchange, type Outcome } from './exchange.js';
 import type { Logger } from './logger.js';
+import type { CloseReason, RequestRecord, ServerHooks, Session } from './session.js';
 
 export interface ConnectionOptions {
   storage: Storage;
   logger: Logger;
+  hooks: ServerHooks;
   idleTimeoutMs: number;
+  /** A request line must be whole this long after its first byte; 0 = no limit. */
+  requestTimeoutMs: number;
+  /** Bodies must move at least this many bytes per second over each window; 0 = no minimum. */
+  minRate: number;
+  rateWindowMs: number;
   maxFileSize: number;
   maxLineBytes: number;
+  downloadBuffers: BufferPool;
+  readBudget: FlowWindow;
 }
 
 // How long a closing connection may take to read our last reply.
 const LINGER_MS = 2000;
 
+// Item lines are sent in batches of about this size, not one write each.
+const LIST_BATCH_BYTES = 64 * 1024;
+
+interface RequestState {
+  command: Request['command'] | undefined;
+  bucket?: string;
+  name?: string;
+  outcome: RequestRecord['outcome'];
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  started: number;
+}
+
 export class Connection {
-  readonly peer: string;
+  readonly session: Session;
   readonly #socket: Socket;
   readonly #options: ConnectionOptions;
   readonly #reader: FrameReader;
+  readonly #abort = new AbortController();
   #busy = false;
   #closing = false;
+  #closeReason: CloseReason = 'peer-closed';
   #shuttingDown = false;
+  #current: RequestState | undefined;
+  #lineTimer: NodeJS.Timeout | undefined;
+  #awaitingLine = false;
 
-  constructor(socket: Socket, options: ConnectionOptions) {
+  constructor(socket: Socket, session: Session, options: ConnectionOptions) {
     this.#socket = socket;
     this.#options = options;
-    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.#reader = new FrameReader(socket, new FrameDecoder({ maxLineBytes: options.maxLineBytes }));
+    this.session = session;
+    this.#reader = new FrameReader(socket, new FrameDecoder({ maxLineBytes: options.maxLineBytes }), { budget: options.readBudget });
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) {
       socket.setTimeout(options.idleTimeoutMs, () => {
-        this.#options.logger.info('closing idle connection', { peer: this.peer });
-        this.#closeWith(encodeErrorReply('IDLE_TIMEOUT', `no activity for ${Math.round(options.idleTimeoutMs / 1000)} s; closing`));
+        this.#options.logger.info('closing idle connection', { peer: this.session.peer });
+        this.#closeWith('idle-timeout', encodeErrorReply('IDLE_TIMEOUT', `no activity for ${Math.round(options.idleTimeoutMs / 1000)} s; closing`));
       });
     }
+    // The first byte of a request line starts its deadline; a line that
+    // drips in a byte at a time cannot hold the connection for ever.
+    if (options.requestTimeoutMs > 0) socket.on('data', () => this.#armLineDeadline());
     // Errors surface through the reader and writes; this keeps them from
     // being thrown as unhandled 'error' events.
     socket.on('error', () => undefined);
@@ -51,16 +90,8 @@ export class Connection {
 
   /** Serves requests until the connection ends. Never throws. */
   async serve(): Promise<void> {
-    const exchange: Exchange = {
-      storage: this.#options.storage,
-      logger: this.#options.logger,
-      maxFileSize: this.#options.maxFileSize,
-      peer: this.peer,
-      send: (data) => this.#send(data),
-      sendBody: (data) => this.#sendBody(data),
-      next: () => this.#reader.next(),
-      expectBody: (size) => this.#reader.decoder.expectBody(size),
-    };
+    const exchange = this.#exchange();
+    this.#options.hooks.onConnectionOpen?.(this.session);
     try {
       while (!this.#closing) {
         this.#busy = false;
@@ -69,50 +100,235 @@ export class Connection {
         // Closed while waiting (idle timeout, shutdown): run nothing more.
         if (frame.kind === 'end' || this.#closing) break;
         if (frame.kind === 'line-too-long') {
-          this.#closeWith(encodeErrorReply('LINE_TOO_LONG', `line longer than ${frame.limit} bytes; closing`));
+          this.#closeWith('line-too-long', encodeErrorReply('LINE_TOO_LONG', `line longer than ${frame.limit} bytes; closing`));
           break;
         }
         if (frame.kind !== 'line') continue; // Only lines come between requests.
-        const parsed = parseRequest(frame.line);
-        if (!parsed.ok) {
-          await this.#send(encodeErrorReply(parsed.code, parsed.message));
-          continue;
-        }
-        this.#options.logger.debug('request', { peer: this.peer, command: parsed.value.command });
-        let outcome: 'continue' | 'close';
-        try {
-          outcome = await handleRequest(parsed.value, exchange);
-        } catch (error) {
-          if (error instanceof ConnectionGone) throw error;
-          await sendError(exchange, error);
-          outcome = 'continue';
-        }
+        const outcome = await this.#serveRequest(frame.line, exchange);
         if (outcome === 'close') break;
       }
     } catch (error) {
-      this.#options.logger.debug('connection lost', { peer: this.peer, error: String(error) });
+      if (!this.#closing) this.#closeReason = 'error';
+      this.#options.logger.debug('connection lost', { peer: this.session.peer, error: String(error) });
     } finally {
-      this.#closeWith();
+      clearTimeout(this.#lineTimer);
+      this.#abort.abort(new ConnectionGone('connection closed'));
+      this.#closeWith(this.#closeReason);
       await this.#reader.discardRest();
+      this.#options.hooks.onConnectionClose?.(this.session, this.#closeReason);
     }
   }
 
   /** Graceful stop: idle connections close now, busy ones after their command. */
   shutdown(): void {
     this.#shuttingDown = true;
-    if (!this.#busy) this.#closeWith(encodeErrorReply('SHUTTING_DOWN'));
+    if (!this.#busy) this.#closeWith('shutdown', encodeErrorReply('SHUTTING_DOWN'));
   }
 
   destroy(): void {
     this.#socket.destroy();
   }
 
+  /** One request, from its line to its end; the one place where requests end. */
+  async #serveRequest(line: Buffer, exchange: Exchange): Promise<Outcome> {
+    const state: RequestState = {
+      command: undefined,
+      outcome: 'OK',
+      status: 0,
+      bytesIn: this.#reader.decoder.consumedBytes - line.length - 1,
+      bytesOut: this.#socket.bytesWritten,
+      started: performance.now(),
+    };
+    this.#current = state;
+    this.session.requests++;
+    let outcome: Outcome = 'continue';
+    try {
+      const parsed = parseRequest(line);
+      if (!parsed.ok) {
+        await this.#send(encodeErrorReply(parsed.code, parsed.message));
+        this.#noteError(parsed.code);
+        return 'continue';
+      }
+      const request = parsed.value;
+      state.command = request.command;
+      this.#options.logger.debug('request', { peer: this.session.peer, command: request.command });
+      try {
+        await this.#options.hooks.beforeRequest?.(this.session, request);
+        outcome = await handleRequest(request, exchange);
+      } catch (error) {
+        if (error instanceof ConnectionGone) throw error;
+        await exchange.fail(error);
+        outcome = error instanceof BucketError && error.closesConnection ? 'close' : 'continue';
+      }
+      if (request.command === 'EXIT') this.#closeReason = 'exit';
+      return outcome;
+    } finally {
+      this.#finish(state);
+    }
+  }
+
+  #finish(state: RequestState): void {
+    this.#current = undefined;
+    const record: RequestRecord = {
+      command: state.command,
+      outcome: state.outcome,
+      status: state.status,
+      bytesIn: Math.max(0, this.#reader.decoder.consumedBytes - state.bytesIn),
+      bytesOut: Math.max(0, this.#socket.bytesWritten - state.bytesOut),
+      durationMs: performance.now() - state.started,
+    };
+    if (state.bucket !== undefined) record.bucket = state.bucket;
+    if (state.name !== undefined) record.name = state.name;
+    this.#options.logger.debug('request done', { peer: this.session.peer, command: record.command ?? '-', outcome: record.outcome, status: record.status, in: record.bytesIn, out: record.bytesOut, ms: Math.round(record.durationMs) });
+    try {
+      this.#options.hooks.onRequestEnd?.(this.session, record);
+    } catch (error) {
+      this.#options.logger.error('request hook failed', { error: String(error) });
+    }
+  }
+
+  #noteStatus(status: number): void {
+    if (this.#current) this.#current.status = status;
+  }
+
+  #noteError(code: ErrorCode): void {
+    if (!this.#current) return;
+    this.#current.outcome = code;
+    this.#current.status = ERRORS[code].status;
+  }
+
+  #exchange(): Exchange {
+    const pool = this.#options.downloadBuffers;
+    const signal = this.#abort.signal;
+    return {
+      storage: this.#options.storage,
+      session: this.session,
+      logger: this.#options.logger,
+      maxFileSize: this.#options.maxFileSize,
+      buffers: {
+        chunkSize: pool.chunkSize,
+        borrow: () => pool.borrow(signal),
+        giveBack: (buffer) => pool.giveBack(buffer),
+        get available() {
+          return pool.available;
+        },
+      },
+      reply: async (codec, value, message) => {
+        this.#noteStatus(codec.status);
+        await this.#send(encodeTyped(codec, value, message));
+      },
+      list: (codec, listing, message) => this.#sendList(listing, message, (item) => encodeTypedItem(codec, item)),
+      fail: (error) => this.#sendError(error),
+      sendBody: (data) => this.#sendBody(data),
+      next: () => this.#reader.next(),
+      expectBody: (size) => this.#reader.decoder.expectBody(size),
+      guardRate: () => this.#guardRate(),
+      describe: (target) => {
+        if (!this.#current) return;
+        if (target.bucket !== undefined) this.#current.bucket = target.bucket;
+        if (target.name !== undefined) this.#current.name = target.name;
+      },
+    };
+  }
+
+  async #sendList<T>(listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer): Promise<void> {
+    this.#noteStatus(200);
+    let batch: Buffer[] = [encodeTyped(LIST_HEAD, { count: listing.count }, message)];
+    let batchBytes = 0;
+    let sent = 0;
+    for await (const page of listing.pages) {
+      for (const item of page) {
+        if (sent === listing.count) break; // never more lines than announced
+        const line = encode(item);
+        batch.push(line);
+        batchBytes += line.length;
+        sent++;
+        if (batchBytes >= LIST_BATCH_BYTES) {
+          await this.#send(Buffer.concat(batch));
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+    }
+    if (sent !== listing.count) {
+      // The backend broke its promise; the client is waiting for lines that
+      // will never come, so the stream cannot be kept in step.
+      this.#options.logger.error('listing shorter than announced', { announced: listing.count, sent });
+      throw new ConnectionGone('listing shorter than announced');
+    }
+    if (batch.length > 0) await this.#send(Buffer.concat(batch));
+  }
+
+  /** Sends the reply for a handler's failure: its code, or INTERNAL. */
+  async #sendError(error: unknown): Promise<void> {
+    if (error instanceof BucketError) {
+      if (this.#current) {
+        this.#current.outcome = error.code;
+        this.#current.status = error.status;
+      }
+      await this.#send(encodeErrorReply(error.code as ErrorCode, error.message, error.details));
+      return;
+    }
+    this.#options.logger.error('unexpected error', { peer: this.session.peer, error: error instanceof Error ? error.message : String(error) });
+    if (error instanceof Error && error.stack) this.#options.logger.debug('stack', { stack: error.stack });
+    this.#noteError('INTERNAL');
+    await this.#send(encodeErrorReply('INTERNAL'));
+  }
+
+  /**
+   * Checks, every rate window, that the connection moved at least
+   * min-rate × window bytes (in and out together); closes it otherwise.
+   */
+  #guardRate(): () => void {
+    const { minRate, rateWindowMs } = this.#options;
+    if (minRate <= 0 || rateWindowMs <= 0) return () => undefined;
+    let last = this.#socket.bytesRead + this.#socket.bytesWritten;
+    const timer = setInterval(() => {
+      const now = this.#socket.bytesRead + this.#socket.bytesWritten;
+      if (now - last < (minRate * rateWindowMs) / 1000) {
+        clearInterval(timer);
+        this.#options.logger.info('transfer too slow; closing', { peer: this.session.peer, bytes: now - last, windowMs: rateWindowMs });
+        if (this.#current) {
+          this.#current.outcome = 'TOO_SLOW';
+          this.#current.status = ERRORS.TOO_SLOW.status;
+        }
+        // A reader that stopped reading would never get a last line queued
+        // behind the body: then the connection just goes.
+        const stalledReader = this.#socket.writableLength > 0;
+        this.#closeWith('too-slow', encodeErrorReply('TOO_SLOW', `fewer than ${minRate} bytes per second over ${rateWindowMs / 1000} s; closing`), stalledReader);
+        return;
+      }
+      last = now;
+    }, rateWindowMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  #armLineDeadline(): void {
+    if (!this.#awaitingLine || this.#lineTimer !== undefined) return;
+    const timeoutMs = this.#options.requestTimeoutMs;
+    this.#lineTimer = setTimeout(() => {
+      this.#options.logger.info('request line too slow; closing', { peer: this.session.peer });
+      this.#closeWith('request-timeout', encodeErrorReply('REQUEST_TIMEOUT', `the request line was not complete within ${timeoutMs / 1000} s; closing`));
+    }, timeoutMs);
+    this.#lineTimer.unref();
+  }
+
   async #nextRequestFrame(): Promise<ReadResult> {
     if (this.#shuttingDown) {
-      this.#closeWith(encodeErrorReply('SHUTTING_DOWN'));
+      this.#closeWith('shutdown', encodeErrorReply('SHUTTING_DOWN'));
       return { kind: 'end' };
     }
-    return this.#reader.next();
+    // Bytes already waiting count as the line's start.
+    this.#awaitingLine = true;
+    if (this.#options.requestTimeoutMs > 0 && this.#reader.decoder.bufferedBytes > 0) this.#armLineDeadline();
+    try {
+      return await this.#reader.next();
+    } finally {
+      this.#awaitingLine = false;
+      clearTimeout(this.#lineTimer);
+      this.#lineTimer = undefined;
+    }
   }
 
   #sendBody(data: Buffer): Promise<void> {
@@ -137,14 +353,23 @@ export class Connection {
   /**
    * Ends our side, optionally after a last line, and reads and discards what
    * the peer still sends for a moment, so that our last reply is not lost
-   * to a reset; then the socket is destroyed.
+   * to a reset; then the socket is destroyed. `now` drops what is queued
+   * for the peer first (a reader too slow to take it).
    */
-  #closeWith(lastLine?: Buffer): void {
+  #closeWith(reason: CloseReason, lastLine?: Buffer, now = false): void {
     if (this.#closing && lastLine === undefined) return;
     const firstClose = !this.#closing;
+    if (firstClose) this.#closeReason = reason;
     this.#closing = true;
     const socket = this.#socket;
     if (socket.destroyed) return;
+    if (now) {
+      // A stalled reader would never get the last line behind the queued
+      // body; free what is queued and go.
+      this.#abort.abort(new ConnectionGone(reason));
+      socket.destroy();
+      return;
+    }
     if (!socket.writableEnded) {
       if (lastLine) socket.end(lastLine);
       else socket.end();

@@ -1,39 +1,70 @@
 /**
  * The bucketd TCP server: accepts connections, serves each on its own,
  * and stops gracefully (finishing transfers in flight within a grace).
+ * Server-wide budgets live here: connections in all and per address,
+ * download buffers, and bytes read ahead of their handlers.
  */
 import net, { type AddressInfo } from 'node:net';
 import { DEFAULT_MAX_LINE_BYTES } from '../protocol/decoder.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 import { encodeErrorReply } from '../protocol/replies.js';
 import type { Storage } from '../storage/storage.js';
-export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
+import { BufferPool } from '../util/buffer-pool.js';
+import { FlowWindow } from '../util/flow.js';
 import { Connection } from './connection.js';
 import { silentLogger, type Logger } from './logger.js';
+import type { ServerHooks, Session } from './session.js';
+
+export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_MIN_RATE = 1024;
+export const DEFAULT_RATE_WINDOW_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
+export const DEFAULT_BUFFER_MEMORY = 64 * 1024 * 1024;
+
+// Downloads read in chunks of this size, from the server-wide pool.
+const DOWNLOAD_CHUNK_BYTES = 256 * 1024;
 
 export interface ServerOptions {
   storage: Storage;
   host?: string;
   port?: number;
   logger?: Logger;
+  hooks?: ServerHooks;
   /** Close connections silent for this long; 0 disables. */
   idleTimeoutMs?: number;
+  /** A request line must be whole this long after its first byte; 0 disables. */
+  requestTimeoutMs?: number;
+  /** Bodies must move at least this many bytes per second over each window; 0 disables. */
+  minRate?: number;
+  rateWindowMs?: number;
   /** Largest upload accepted, in bytes. */
   maxFileSize?: number;
   maxConnections?: number;
+  maxConnectionsPerAddress?: number;
   maxLineBytes?: number;
   shutdownGraceMs?: number;
+  /**
+   * Bytes of download buffers for all connections together, and likewise
+   * of received bytes waiting for their handlers. (Uploads queued for the
+   * disk have their own budget, in the storage.)
+   */
+  bufferMemory?: number;
 }
 
 export class BucketServer {
   readonly #options: Required<ServerOptions>;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
+  readonly #perAddress = new Map<string, number>();
   readonly #served = new Set<Promise<void>>();
+  readonly #downloadBuffers: BufferPool;
+  readonly #readBudget: FlowWindow;
+  #nextSessionId = 1;
   #closing: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
@@ -41,16 +72,24 @@ export class BucketServer {
       host: DEFAULT_HOST,
       port: DEFAULT_PORT,
       logger: silentLogger,
+      hooks: {},
       idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      minRate: DEFAULT_MIN_RATE,
+      rateWindowMs: DEFAULT_RATE_WINDOW_MS,
       maxFileSize: Number.MAX_SAFE_INTEGER,
       maxConnections: DEFAULT_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
       maxLineBytes: DEFAULT_MAX_LINE_BYTES,
       shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
-      ...options,
+      bufferMemory: DEFAULT_BUFFER_MEMORY,
+      ...definedOnly(options),
     };
+    this.#downloadBuffers = new BufferPool(this.#options.bufferMemory, DOWNLOAD_CHUNK_BYTES);
+    this.#readBudget = new FlowWindow(this.#options.bufferMemory);
     // allowHalfOpen: a client that sends its last request and then shuts
     // its side still gets every reply.
-    this.#server = net.createServer({ allowHalfOpen: true, highWaterMark: 1024 * 1024 }, (socket) => this.#accept(socket));
+    this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
   }
 
   get connectionCount(): number {
@@ -98,24 +137,44 @@ export class BucketServer {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#closing) {
+    const address = socket.remoteAddress ?? '?';
+    const refusal = this.#closing
+      ? encodeErrorReply('SHUTTING_DOWN')
+      : this.#connections.size >= this.#options.maxConnections
+        ? encodeErrorReply('TOO_MANY_CONNECTIONS')
+        : (this.#perAddress.get(address) ?? 0) >= this.#options.maxConnectionsPerAddress
+          ? encodeErrorReply('TOO_MANY_CONNECTIONS', `too many connections from ${address}; try again later`)
+          : undefined;
+    if (refusal) {
       socket.on('error', () => undefined);
-      socket.end(encodeErrorReply('SHUTTING_DOWN'));
-      return;
-    }
-    if (this.#connections.size >= this.#options.maxConnections) {
-      socket.on('error', () => undefined);
-      socket.end(encodeErrorReply('TOO_MANY_CONNECTIONS'));
+      socket.end(refusal);
       socket.setTimeout(2000, () => socket.destroy());
       socket.resume();
       return;
     }
-    const connection = new Connection(socket, this.#options);
+    const session: Session = {
+      id: this.#nextSessionId++,
+      remoteAddress: address,
+      remotePort: socket.remotePort ?? 0,
+      peer: address.includes(':') ? `[${address}]:${socket.remotePort ?? '?'}` : `${address}:${socket.remotePort ?? '?'}`,
+      connectedAt: new Date(),
+      requests: 0,
+    };
+    const connection = new Connection(socket, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget });
     this.#connections.add(connection);
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     const served = connection.serve().finally(() => {
       this.#connections.delete(connection);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
       this.#served.delete(served);
     });
     this.#served.add(served);
   }
+}
+
+/** Options given as undefined take their defaults. */
+function definedOnly<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
 }

@@ -1,7 +1,12 @@
 /**
  * The storage contract. The server speaks only to this interface, so a
  * second backend (an S3-compatible store) can stand in without the server
- * changing. Every method throws BucketError with a stable code on failure.
+ * changing; `test/storage/contract.ts` holds the tests every backend passes.
+ * Every method throws BucketError with a stable code on failure.
+ *
+ * Checksums are not a backend's business: `verify.ts` counts and hashes
+ * every byte in and out, for every backend alike. A backend only records
+ * the SHA-256 it is given at commit and reports it back on open.
  */
 export interface BucketInfo {
   name: string;
@@ -22,6 +27,16 @@ export interface StoredFile {
   sha256: string;
 }
 
+/**
+ * A sorted listing, as of when it was taken: its length is known at once
+ * (the protocol announces it), its entries arrive page by page, so a bucket
+ * of any size lists in bounded memory. Iterate `pages` once.
+ */
+export interface Listing<T> {
+  readonly count: number;
+  readonly pages: AsyncIterable<readonly T[]>;
+}
+
 /** An upload in progress: bytes go to a hidden temporary place. */
 export interface UploadSink {
   /** The name the file will be stored under (normalised). */
@@ -29,13 +44,31 @@ export interface UploadSink {
   /** Takes the next chunk; resolves when the sink is ready for more. */
   write(chunk: Buffer): Promise<void>;
   /**
-   * Checks that exactly the declared bytes arrived and that their SHA-256 is
-   * `expectedSha256`, makes them durable, then visible under the name at
-   * once. On any failure nothing becomes visible.
+   * Makes what was written durable, then visible under the name at once,
+   * recorded with `sha256` (which the caller has verified). On any failure
+   * nothing becomes visible and what was written is gone.
    */
-  commit(expectedSha256: string): Promise<StoredFile>;
+  commit(sha256: string): Promise<StoredFile>;
   /** Throws away what was written. Safe to call more than once. */
   abort(): Promise<void>;
+}
+
+/**
+ * Buffers for downloads come from a server-wide budget: a backend borrows
+ * one to read into, and the consumer gives it back once its bytes are sent,
+ * so however many readers stall, memory stays within the budget.
+ */
+export interface BufferLender {
+  /** A buffer of `chunkSize` bytes; waits while the budget is spent. */
+  borrow(): Promise<Buffer>;
+  giveBack(buffer: Buffer): void;
+  readonly chunkSize: number;
+}
+
+/** A piece of a download; `release()` once its bytes have been sent. */
+export interface Chunk {
+  readonly bytes: Buffer;
+  release(): void;
 }
 
 /** An open file, ready to stream. It stays the same file even if replaced. */
@@ -45,11 +78,11 @@ export interface DownloadSource {
   /** The SHA-256 recorded when it was stored, when known. */
   readonly recordedSha256?: string;
   /**
-   * Reads up to `target.length` bytes at `position` into `target`, which the
-   * caller owns and reuses (so a download makes no garbage); resolves with
-   * the count, 0 at the end. Reads are sequential.
+   * The file's bytes from `start`, in order. A backend that reads into
+   * memory of its own choosing should still borrow from `buffers`, so the
+   * server's budget holds. Iterate once; a read failure throws.
    */
-  read(target: Buffer, position: number): Promise<number>;
+  chunks(buffers: BufferLender, start?: number): AsyncIterable<Chunk>;
   close(): Promise<void>;
 }
 
@@ -59,21 +92,50 @@ export interface DeleteBucketOptions {
 }
 
 export interface Storage {
+  /** What the store is, for people: a folder, a URL. */
+  readonly description: string;
   createBucket(bucket: string): Promise<BucketInfo>;
   /** Every bucket, sorted by name. */
-  listBuckets(): Promise<BucketInfo[]>;
+  listBuckets(): Promise<Listing<BucketInfo>>;
   /** Throws BUCKET_NOT_EMPTY (with the file count) unless empty or forced. */
   deleteBucket(bucket: string, options?: DeleteBucketOptions): Promise<{ deletedFiles: number }>;
   /** Every file of the bucket, sorted by name. */
-  listFiles(bucket: string): Promise<FileInfo[]>;
+  listFiles(bucket: string): Promise<Listing<FileInfo>>;
+  /** Refusals (no bucket, bad name, no room) come here, before any byte moves. */
   startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink>;
   openFile(bucket: string, name: string): Promise<DownloadSource>;
   /** Resolves with the name as stored (normalised). */
   deleteFile(bucket: string, name: string): Promise<{ name: string }>;
+  /** Waits for commits in flight; the store is not used afterwards. */
   close(): Promise<void>;
 }
 
 /** Sorts by name in code point (UTF-8 byte) order, the same on every machine. */
 export function byName<T extends { name: string }>(a: T, b: T): number {
-  return Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8'));
+  return compareNames(a.name, b.name);
+}
+
+/** Code point order, which is UTF-8 byte order; no allocation, for big sorts. */
+export function compareNames(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // UTF-16 order differs from code point order only where a surrogate
+    // (above U+FFFF) meets U+E000-U+FFFF: lift surrogates above them.
+    const rank = (unit: number): number => (unit >= 0xd800 && unit <= 0xdfff ? unit + 0x2000 : unit >= 0xe000 ? unit - 0x800 : unit);
+    return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+
+/** A listing of entries already in memory, in pages of `pageSize`. */
+export function listingOf<T>(entries: readonly T[], pageSize = 1000): Listing<T> {
+  return {
+    count: entries.length,
+    pages: (async function* () {
+      for (let at = 0; at < entries.length; at += pageSize) yield entries.slice(at, at + pageSize);
+    })(),
+  };
 }

@@ -1,5 +1,6 @@
 /** Small stream helpers that never leave listeners behind. */
 import type { Readable, Writable } from 'node:stream';
+import type { FlowWindow } from './flow.js';
 
 /**
  * Resolves on the stream's 'drain'; rejects if it errors or closes first,
@@ -65,49 +66,18 @@ export function destroyAndWait(stream: Writable | Readable): Promise<void> {
 }
 
 /**
- * Writes a body to a stream keeping up to `highWaterMark` bytes in flight:
- * a caller waits only above that, and goes on once half has been flushed,
- * rather than when the stream has emptied ('drain'), so that producing the
- * next chunk overlaps with sending the last.
+ * Writes a body chunk to a stream, counting it in `window` until it has
+ * been flushed: resolves at once while the window is open, so producing
+ * the next chunk overlaps with sending the last; rejects if a write failed.
  */
-export class BodyWriter {
-  readonly #stream: Writable;
-  readonly #highWaterMark: number;
-  #pending = 0;
-  #failure: Error | undefined;
-  #waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
-
-  constructor(stream: Writable, highWaterMark: number) {
-    this.#stream = stream;
-    this.#highWaterMark = highWaterMark;
-    // A destroyed stream fails the callbacks of unflushed writes, which
-    // rejects a waiting caller: no 'close' listener needed.
-  }
-
-  write(chunk: Uint8Array): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#stream.destroyed) return Promise.reject(new Error('stream destroyed'));
-    const length = chunk.length;
-    this.#pending += length;
-    this.#stream.write(chunk, (error?: Error | null) => {
-      this.#pending -= length;
-      if (error) this.#fail(error);
-      else if (this.#waiter && this.#pending <= this.#highWaterMark / 2) {
-        const waiter = this.#waiter;
-        this.#waiter = undefined;
-        waiter.resolve();
-      }
-    });
-    if (this.#pending <= this.#highWaterMark) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
-  }
-
-  #fail(error: Error): void {
-    this.#failure ??= error;
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.reject(this.#failure);
-  }
+export function writeWindowed(stream: Writable, chunk: Uint8Array, window: FlowWindow): Promise<void> {
+  if (window.failure) return Promise.reject(window.failure);
+  if (stream.destroyed) return Promise.reject(new Error('stream destroyed'));
+  const length = chunk.length;
+  window.add(length);
+  stream.write(chunk, (error?: Error | null) => {
+    window.remove(length);
+    if (error) window.fail(error);
+  });
+  return window.open ? Promise.resolve() : window.whenOpen();
 }

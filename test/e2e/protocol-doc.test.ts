@@ -80,6 +80,20 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
     half.socket.end();
     seen.add(mask(await half.line()));
 
+    // The deadlines, on a server that keeps them short (and documents 30 s).
+    const strict = await startServer({ args: ['--request-timeout', '0.3', '--min-rate', '1024', '--rate-window', '0.5'] });
+    try {
+      const dripping = await RawPeer.connect(strict.port);
+      dripping.send('HEL');
+      seen.add(mask(await dripping.line()).replace('0.3 s', '30 s'));
+      const slow = await RawPeer.connect(strict.port);
+      await exchange(slow, 'NEW_BUCKET,photos\nUPLOAD_FILE,photos,drip.bin,1000000\n', 2);
+      slow.send('abc');
+      seen.add(mask(await slow.line()).replace('0.5 s', '30 s'));
+    } finally {
+      await strict.stop();
+    }
+
     const missing = documentedServerLines().filter((line) => !seen.has(line));
     assert.deepEqual(missing, [], `documented but not sent:\n${missing.join('\n')}\n\nsent:\n${[...seen].join('\n')}`);
   } finally {

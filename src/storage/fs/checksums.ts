@@ -3,11 +3,16 @@
  * ROOT/.bucketd/sums/<bucket>/<name>. A record counts only while the file's
  * inode, size and mtime still match it, so a file changed by hand under ROOT,
  * or replaced since, shows as "checksum unknown" rather than as a wrong one.
+ *
+ * Records are a cache of what bucketd computed, so a symbolic link found
+ * among them is removed (the link, never its target) rather than followed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSha256Hex } from '../../util/sha256.js';
+import { errnoOf } from './os-errors.js';
 
 interface ChecksumRecord {
   sha256: string;
@@ -26,19 +31,21 @@ export interface FileIdentity {
 export class ChecksumStore {
   readonly #dir: string;
   readonly #tmpDir: string;
+  readonly #onRepair: (message: string) => void;
 
-  constructor(dir: string, tmpDir: string) {
+  constructor(dir: string, tmpDir: string, onRepair: (message: string) => void = () => undefined) {
     this.#dir = dir;
     this.#tmpDir = tmpDir;
+    this.#onRepair = onRepair;
   }
 
   async record(bucket: string, name: string, sha256: string, identity: FileIdentity): Promise<void> {
     const record: ChecksumRecord = { sha256, size: Number(identity.size), mtimeNs: identity.mtimeNs.toString(), ino: identity.ino.toString() };
-    const bucketDir = path.join(this.#dir, bucket);
-    await mkdir(bucketDir, { recursive: true });
+    const bucketDir = await this.#bucketRecords(bucket, true);
     const tmp = path.join(this.#tmpDir, `${randomBytes(8).toString('hex')}.sum`);
-    await writeFile(tmp, JSON.stringify(record), { flag: 'wx' });
-    await rename(tmp, path.join(bucketDir, name)).catch(async (error: unknown) => {
+    await writeFile(tmp, JSON.stringify(record), { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
+    // rename replaces a link at the destination; it never writes through one.
+    await rename(tmp, path.join(bucketDir!, name)).catch(async (error: unknown) => {
       await rm(tmp, { force: true });
       throw error;
     });
@@ -48,7 +55,10 @@ export class ChecksumStore {
   async lookup(bucket: string, name: string, identity: FileIdentity): Promise<string | undefined> {
     let record: Partial<ChecksumRecord>;
     try {
-      record = JSON.parse(await readFile(path.join(this.#dir, bucket, name), 'utf8')) as Partial<ChecksumRecord>;
+      const bucketDir = await this.#bucketRecords(bucket, false);
+      if (bucketDir === undefined) return undefined;
+      const text = await readFile(path.join(bucketDir, name), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+      record = JSON.parse(text) as Partial<ChecksumRecord>;
     } catch {
       return undefined;
     }
@@ -62,10 +72,35 @@ export class ChecksumStore {
   }
 
   async forget(bucket: string, name: string): Promise<void> {
-    await rm(path.join(this.#dir, bucket, name), { force: true });
+    const bucketDir = await this.#bucketRecords(bucket, false);
+    if (bucketDir !== undefined) await rm(path.join(bucketDir, name), { force: true });
   }
 
+  /** rm removes a link itself, never what it points to. */
   async forgetBucket(bucket: string): Promise<void> {
     await rm(path.join(this.#dir, bucket), { recursive: true, force: true });
+  }
+
+  /**
+   * The bucket's record folder if it is a real folder, made if `create`;
+   * a link in its place is removed and reported.
+   */
+  async #bucketRecords(bucket: string, create: boolean): Promise<string | undefined> {
+    const dir = path.join(this.#dir, bucket);
+    const stats = await lstat(dir).catch((error: unknown) => {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (stats && !stats.isDirectory()) {
+      await unlink(dir);
+      this.#onRepair(`removed ${dir}: a ${stats.isSymbolicLink() ? 'symbolic link' : 'file'} where a folder of checksum records belongs`);
+    } else if (stats) {
+      return dir;
+    }
+    if (!create) return undefined;
+    await mkdir(dir).catch((error: unknown) => {
+      if (errnoOf(error) !== 'EEXIST') throw error; // made meanwhile by another commit
+    });
+    return dir;
   }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
-import type { DownloadSource } from '../storage.js';
+import type { BufferLender, Chunk, DownloadSource } from '../storage.js';
 import { fd as fdOps } from '../../util/fd.js';
 
 const pread = promisify(fs.read);
@@ -14,6 +14,7 @@ export class FsDownloadSource implements DownloadSource {
   readonly size: number;
   readonly recordedSha256?: string;
   readonly #fd: number;
+  #reading = false;
   #closed = false;
 
   constructor(name: string, fd: number, size: number, recordedSha256: string | undefined) {
@@ -23,19 +24,46 @@ export class FsDownloadSource implements DownloadSource {
     this.#fd = fd;
   }
 
-  async read(target: Buffer, position: number): Promise<number> {
+  async *chunks(buffers: BufferLender, start = 0): AsyncGenerator<Chunk> {
     if (this.#closed) throw new Error('read after close');
-    const length = Math.min(target.length, this.size - position);
-    if (length <= 0) return 0;
-    const { bytesRead } = await pread(this.#fd, target, 0, length, position);
-    return bytesRead;
+    this.#reading = true;
+    try {
+      let position = start;
+      while (position < this.size) {
+        const buffer = await buffers.borrow();
+        let count: number;
+        try {
+          ({ bytesRead: count } = await pread(this.#fd, buffer, 0, Math.min(buffer.length, this.size - position), position));
+        } catch (error) {
+          buffers.giveBack(buffer);
+          throw error;
+        }
+        if (count === 0) {
+          buffers.giveBack(buffer); // the file shrank: the caller sees the short count
+          return;
+        }
+        position += count;
+        let released = false;
+        yield {
+          bytes: buffer.subarray(0, count),
+          release: () => {
+            if (released) return;
+            released = true;
+            buffers.giveBack(buffer);
+          },
+        };
+      }
+    } finally {
+      this.#reading = false;
+      if (this.#closed) await fdOps.close(this.#fd).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Reads are awaited by their caller before close, so none is in flight
-    // here and the descriptor number cannot be reused under one.
-    await fdOps.close(this.#fd);
+    // Never under a read in flight, so the number cannot be reused under
+    // it: a reader still going closes the descriptor when it stops.
+    if (!this.#reading) await fdOps.close(this.#fd);
   }
 }

@@ -1,27 +1,26 @@
 /**
  * A sequential file writer that keeps the disk busy: one writev in flight
- * at a time, taking every chunk queued meanwhile, and callers asked to wait
- * only while more than `highWaterMark` bytes are queued — and let go again
- * at half of it, not when the queue is empty (as a stream's 'drain' does),
- * so receiving and writing overlap. Memory stays under highWaterMark plus
- * one chunk.
+ * at a time, taking every chunk queued meanwhile. Queued bytes are counted
+ * in a FlowWindow (whose parent may be a server-wide budget): a caller
+ * waits only while the window is over its limit, and goes on at half, so
+ * receiving and writing overlap and memory stays bounded.
  */
 import fs from 'node:fs';
 import { fd as fdOps } from '../../util/fd.js';
+import { FlowWindow } from '../../util/flow.js';
 
 export class FileWriter {
   readonly #fd: number;
-  readonly #highWaterMark: number;
+  readonly #window: FlowWindow;
   #queue: Buffer[] = [];
-  #queuedBytes = 0;
   #writing = false;
   #failure: Error | undefined;
   #closed = false;
-  #waiters: Array<{ resolve: () => void; reject: (error: Error) => void; until: 'low' | 'idle' }> = [];
+  #idle: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
-  constructor(descriptor: number, highWaterMark: number) {
+  constructor(descriptor: number, window: FlowWindow) {
     this.#fd = descriptor;
-    this.#highWaterMark = highWaterMark;
+    this.#window = window;
   }
 
   /** Queues a chunk; resolves at once unless too much is already queued. */
@@ -30,16 +29,16 @@ export class FileWriter {
     if (this.#closed) return Promise.reject(new Error('write after close'));
     if (chunk.length === 0) return Promise.resolve();
     this.#queue.push(chunk);
-    this.#queuedBytes += chunk.length;
+    this.#window.add(chunk.length);
     if (!this.#writing) this.#writeQueued();
-    return this.#queuedBytes > this.#highWaterMark ? this.#wait('low') : Promise.resolve();
+    return this.#window.open ? Promise.resolve() : this.#window.whenOpen();
   }
 
   /** Waits for every queued byte, fsyncs, and closes. */
   async close(): Promise<void> {
     if (this.#closed) throw new Error('already closed');
     try {
-      await this.#wait('idle');
+      await this.#whenIdle();
     } catch (error) {
       await this.destroy();
       throw error;
@@ -55,9 +54,8 @@ export class FileWriter {
   /** Closes without flushing, once no write is in flight. Never throws. */
   async destroy(): Promise<void> {
     if (this.#closed) return;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    await this.#wait('idle').catch(() => undefined);
+    this.#dropQueue();
+    await this.#whenIdle().catch(() => undefined);
     if (this.#closed) return;
     this.#closed = true;
     await fdOps.close(this.#fd).catch(() => undefined);
@@ -69,43 +67,43 @@ export class FileWriter {
     this.#writing = true;
     fs.writev(this.#fd, batch, (error, written) => {
       this.#writing = false;
+      const total = batch.reduce((sum, chunk) => sum + chunk.length, 0);
       if (error) {
+        this.#window.remove(total);
         this.#fail(error);
         return;
       }
-      this.#queuedBytes -= written;
-      const total = batch.reduce((sum, chunk) => sum + chunk.length, 0);
-      if (written < total) this.#queue.unshift(...remainderOf(batch, written)); // a short write: the rest goes first
+      this.#window.remove(written);
+      // A short write: the rest goes first, still counted in the window.
+      if (written < total) this.#queue.unshift(...remainderOf(batch, written));
       if (this.#queue.length > 0) this.#writeQueued();
-      this.#wakeWaiters();
+      else this.#wakeIdle();
     });
   }
 
-  #wait(until: 'low' | 'idle'): Promise<void> {
+  #whenIdle(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#isReached(until)) return Promise.resolve();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, until }));
+    if (!this.#writing && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#idle.push({ resolve, reject }));
   }
 
-  #isReached(until: 'low' | 'idle'): boolean {
-    return until === 'idle' ? !this.#writing && this.#queue.length === 0 : this.#queuedBytes <= this.#highWaterMark / 2;
+  #wakeIdle(): void {
+    const waiting = this.#idle;
+    this.#idle = [];
+    for (const waiter of waiting) waiter.resolve();
   }
 
-  #wakeWaiters(): void {
-    const waiting = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiting) {
-      if (this.#isReached(waiter.until)) waiter.resolve();
-      else this.#waiters.push(waiter);
-    }
+  #dropQueue(): void {
+    this.#window.remove(this.#queue.reduce((sum, chunk) => sum + chunk.length, 0));
+    this.#queue = [];
   }
 
   #fail(error: Error): void {
     this.#failure = error;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    const waiting = this.#waiters;
-    this.#waiters = [];
+    this.#dropQueue();
+    this.#window.fail(error);
+    const waiting = this.#idle;
+    this.#idle = [];
     for (const waiter of waiting) waiter.reject(error);
   }
 }

@@ -1,124 +1,112 @@
 /**
  * One upload into the filesystem backend: a temporary file in the hidden
- * area, opened exclusively, bytes counted and hashed as they stream; then
- * verify, fsync, close, rename into place, fsync the bucket folder.
- * On any failure the temporary file is removed and nothing is visible.
+ * area, opened exclusively, never through a link; bytes queued to the disk
+ * as they come. Commit: fsync, close, record the checksum, rename into
+ * place, fsync the bucket folder. On any failure the temporary file is
+ * removed and nothing is visible. (Counting and hashing happen above, in
+ * storage/verify.ts, for every backend.)
  */
-import { createHash, type Hash } from 'node:crypto';
-import { lstat, rename, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { lstat, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { fd } from '../../util/fd.js';
-import type { FileIdentity } from './checksums.js';
-import { BucketError } from '../../errors.js';
+import type { FlowWindow } from '../../util/flow.js';
 import type { StoredFile, UploadSink } from '../storage.js';
-import { fromOsError } from './os-errors.js';
+import type { ChecksumStore } from './checksums.js';
 import { FileWriter } from './file-writer.js';
+import { syncDir, type FsLayout } from './layout.js';
+import type { KeyedRwLock } from './locks.js';
+import { fromOsError } from './os-errors.js';
+import type { Reservation } from './space.js';
+import type { Trash } from './trash.js';
 
-// Bytes an upload may have queued for the disk before the socket is paused.
-export const WRITE_HIGH_WATER_MARK = 4 * 1024 * 1024;
+/** What a commit needs from the backend: where, how to record, how to lock. */
+export interface CommitServices {
+  layout: FsLayout;
+  checksums: ChecksumStore;
+  bucketLocks: KeyedRwLock;
+  fileLocks: KeyedRwLock;
+  trash: Trash;
+}
 
 export interface UploadTarget {
   bucket: string;
   name: string;
-  declaredSize: number;
   tmpPath: string;
-  finalPath: string;
-}
-
-export interface UploadHooks {
-  /**
-   * Records the checksum of the file about to be renamed into place. It is
-   * written first, keyed by the file's identity, so that a reader never
-   * pairs one version's bytes with another version's checksum.
-   */
-  recordChecksum(target: UploadTarget, sha256: string, identity: FileIdentity): Promise<void>;
-  /** Serialises the visible part of commits to one name. */
-  lock<T>(key: string, work: () => Promise<T>): Promise<T>;
-  /** fsyncs a folder so a rename into it survives a crash. */
-  syncDir(dir: string): Promise<void>;
-  /** Throws NO_SUCH_BUCKET if the bucket folder is gone. */
-  bucketDir(bucket: string): Promise<string>;
-  /**
-   * Gives the file at `filePath` (if any) a second name in the trash, so that
-   * replacing it does not wait for its blocks to be freed; returns that name.
-   */
-  setAside(filePath: string): Promise<string | undefined>;
-  /** Removes a set-aside file in the background. */
-  discardLater(filePath: string): void;
 }
 
 /**
  * Creates the temporary file exclusively, never through a symlink, before
  * the client is told to send, so that a failure is known in time.
  */
-export async function openTempFile(tmpPath: string): Promise<FileWriter> {
+export async function openTempFile(tmpPath: string, window: FlowWindow): Promise<FileWriter> {
   const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-  return new FileWriter(descriptor, WRITE_HIGH_WATER_MARK);
+  return new FileWriter(descriptor, window);
 }
 
 export class FsUploadSink implements UploadSink {
   readonly name: string;
   readonly #target: UploadTarget;
-  readonly #hooks: UploadHooks;
+  readonly #services: CommitServices;
   readonly #file: FileWriter;
-  readonly #hash: Hash = createHash('sha256');
+  readonly #reservation: Reservation;
   #received = 0;
   #done = false;
 
-  constructor(target: UploadTarget, file: FileWriter, hooks: UploadHooks) {
+  constructor(target: UploadTarget, file: FileWriter, reservation: Reservation, services: CommitServices) {
     this.name = target.name;
     this.#target = target;
-    this.#hooks = hooks;
+    this.#services = services;
     this.#file = file;
+    this.#reservation = reservation;
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.#done) throw new Error('write after the upload ended');
     this.#received += chunk.length;
-    if (this.#received > this.#target.declaredSize) {
-      throw new BucketError('BAD_FIELD', 'more bytes arrived than the upload declared');
-    }
-    this.#hash.update(chunk);
+    this.#reservation.wrote(chunk.length);
     await this.#file.write(chunk).catch((error: unknown) => {
       throw fromOsError(error);
     });
   }
 
-  async commit(expectedSha256: string): Promise<StoredFile> {
+  async commit(sha256: string): Promise<StoredFile> {
     if (this.#done) throw new Error('commit after the upload ended');
     this.#done = true;
+    const { bucket, name, tmpPath } = this.#target;
+    const { layout, checksums, bucketLocks, fileLocks, trash } = this.#services;
     try {
-      if (this.#received !== this.#target.declaredSize) {
-        throw new BucketError('INCOMPLETE_BODY', `received ${this.#received} of ${this.#target.declaredSize} bytes`);
-      }
-      const sha256 = this.#hash.digest('hex');
-      if (sha256 !== expectedSha256) throw new BucketError('CHECKSUM_MISMATCH');
       await this.#file.close(); // every byte written and fsynced
-      const stat = await lstat(this.#target.tmpPath, { bigint: true });
-      const { bucket, name, tmpPath, finalPath } = this.#target;
-      await this.#hooks.lock(`${bucket}/${name}`, async () => {
-        const dir = await this.#hooks.bucketDir(bucket);
-        await this.#hooks.recordChecksum(this.#target, sha256, stat);
-        const displaced = await this.#hooks.setAside(finalPath);
-        try {
-          await rename(tmpPath, finalPath).catch((error: unknown) => {
-            throw fromOsError(error, 'NO_SUCH_BUCKET');
-          });
-          await this.#hooks.syncDir(dir);
-        } finally {
-          if (displaced) this.#hooks.discardLater(displaced);
-        }
-      });
+      const identity = await lstat(tmpPath, { bigint: true });
+      await bucketLocks.run(bucket, 'shared', () =>
+        fileLocks.run(`${bucket}/${name}`, 'exclusive', async () => {
+          const dir = await layout.bucketDir(bucket);
+          const finalPath = path.join(dir, name);
+          // Recorded first, keyed by the new file's identity, so a reader
+          // never pairs one version's bytes with another's checksum.
+          await checksums.record(bucket, name, sha256, identity);
+          const displaced = await trash.keepAside(finalPath);
+          try {
+            await rename(tmpPath, finalPath);
+            await syncDir(dir);
+          } finally {
+            if (displaced) trash.discard(displaced);
+          }
+        }),
+      );
       return { name, size: this.#received, sha256 };
     } catch (error) {
       await this.#discard();
-      throw fromOsError(error);
+      throw fromOsError(error, 'NO_SUCH_BUCKET');
+    } finally {
+      this.#reservation.release();
     }
   }
 
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
+    this.#reservation.release();
     await this.#discard();
   }
 

@@ -1,0 +1,252 @@
+/**
+ * Typed replies: one codec per reply (and per list item), used by the
+ * server to encode and by the client to parse, so a reply's fields are
+ * defined once. A codec knows its status, how a value becomes fields, how
+ * fields become a value (ignoring fields a newer peer adds), and the
+ * default message for people.
+ */
+import { BucketError, type AnyErrorCode } from '../errors.js';
+import { plural } from '../util/plural.js';
+import { isSha256Hex } from '../util/sha256.js';
+import { encodeItem, encodeReply, STATUS, type ReplyHead } from './replies.js';
+import { parseSize } from './requests.js';
+
+export interface ReplyCodec<T> {
+  readonly name: string;
+  readonly status: number;
+  fields(value: T): string[];
+  /** The value, or undefined if the fields do not make one. */
+  read(fields: readonly string[]): T | undefined;
+  message(value: T): string;
+}
+
+export interface ItemCodec<T> {
+  readonly name: string;
+  fields(value: T): string[];
+  read(fields: readonly string[]): T | undefined;
+}
+
+export interface HelloReply {
+  name: string;
+  version: string;
+  protocol: number;
+}
+
+export interface BucketEntry {
+  name: string;
+  createdAt: Date;
+}
+
+export interface FileEntry {
+  name: string;
+  size: number;
+  modifiedAt: Date;
+  /** Absent when the server does not know it (a file put under ROOT by hand). */
+  sha256?: string;
+}
+
+export interface ListHead {
+  count: number;
+}
+
+export interface BucketDeleted {
+  bucket: string;
+  deletedFiles: number;
+}
+
+export interface FileDeleted {
+  bucket: string;
+  name: string;
+}
+
+export interface GoAhead {
+  /** The name the file is stored under (normalised). */
+  name: string;
+  size: number;
+}
+
+export interface UploadStored {
+  bucket: string;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface DownloadDone {
+  sha256: string;
+}
+
+/** Times travel as UTC ISO 8601 with milliseconds. */
+function readTime(text: string | undefined): Date | undefined {
+  if (text === undefined || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(text)) return undefined;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function readCount(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseSize(text);
+}
+
+export const HELLO: ReplyCodec<HelloReply> = {
+  name: 'HELLO reply',
+  status: STATUS.OK,
+  fields: (hello) => [hello.name, hello.version, String(hello.protocol)],
+  read: ([name, version, protocol]) => {
+    const number = readCount(protocol);
+    return name === undefined || version === undefined || number === undefined ? undefined : { name, version, protocol: number };
+  },
+  message: (hello) => `hello from ${hello.name} ${hello.version} (protocol ${hello.protocol})`,
+};
+
+export const BYE: ReplyCodec<Record<string, never>> = {
+  name: 'EXIT reply',
+  status: STATUS.BYE,
+  fields: () => [],
+  read: () => ({}),
+  message: () => 'goodbye',
+};
+
+export const BUCKET_CREATED: ReplyCodec<BucketEntry> = {
+  name: 'NEW_BUCKET reply',
+  status: STATUS.CREATED,
+  fields: (bucket) => [bucket.name, bucket.createdAt.toISOString()],
+  read: ([name, created]) => {
+    const createdAt = readTime(created);
+    return name === undefined || createdAt === undefined ? undefined : { name, createdAt };
+  },
+  message: (bucket) => `bucket "${bucket.name}" created`,
+};
+
+export const BUCKET_DELETED: ReplyCodec<BucketDeleted> = {
+  name: 'DELETE_BUCKET reply',
+  status: STATUS.OK,
+  fields: (deleted) => [deleted.bucket, String(deleted.deletedFiles)],
+  read: ([bucket, files]) => {
+    const deletedFiles = readCount(files);
+    return bucket === undefined || deletedFiles === undefined ? undefined : { bucket, deletedFiles };
+  },
+  message: (deleted) => `bucket "${deleted.bucket}" deleted${deleted.deletedFiles > 0 ? ` with ${plural(deleted.deletedFiles, 'file')}` : ''}`,
+};
+
+export const FILE_DELETED: ReplyCodec<FileDeleted> = {
+  name: 'DELETE_FILE reply',
+  status: STATUS.OK,
+  fields: (deleted) => [deleted.bucket, deleted.name],
+  read: ([bucket, name]) => (bucket === undefined || name === undefined ? undefined : { bucket, name }),
+  message: (deleted) => `file "${deleted.name}" deleted`,
+};
+
+/** The head of a list: how many item lines follow. Its message says of what. */
+export const LIST_HEAD: ReplyCodec<ListHead> = {
+  name: 'list head',
+  status: STATUS.OK,
+  fields: (head) => [String(head.count)],
+  read: ([count]) => {
+    const number = readCount(count);
+    return number === undefined ? undefined : { count: number };
+  },
+  message: (head) => plural(head.count, 'item'),
+};
+
+export const UPLOAD_GO_AHEAD: ReplyCodec<GoAhead> = {
+  name: 'UPLOAD_FILE go-ahead',
+  status: STATUS.GO_AHEAD,
+  fields: (go) => [go.name, String(go.size)],
+  read: ([name, size]) => {
+    const number = readCount(size);
+    return name === undefined || number === undefined ? undefined : { name, size: number };
+  },
+  message: (go) => `send ${go.size} bytes, then the SHA256 trailer`,
+};
+
+export const UPLOAD_STORED: ReplyCodec<UploadStored> = {
+  name: 'UPLOAD_FILE reply',
+  status: STATUS.CREATED,
+  fields: (stored) => [stored.bucket, stored.name, String(stored.size), stored.sha256],
+  read: ([bucket, name, size, sha256]) => {
+    const number = readCount(size);
+    if (bucket === undefined || name === undefined || number === undefined || sha256 === undefined || !isSha256Hex(sha256)) return undefined;
+    return { bucket, name, size: number, sha256 };
+  },
+  message: (stored) => `stored "${stored.name}" (${stored.size} bytes)`,
+};
+
+export const DOWNLOAD_GO_AHEAD: ReplyCodec<GoAhead> = {
+  name: 'DOWNLOAD_FILE go-ahead',
+  status: STATUS.GO_AHEAD,
+  fields: (go) => [go.name, String(go.size)],
+  read: UPLOAD_GO_AHEAD.read,
+  message: (go) => `sending ${go.size} bytes, then a status line`,
+};
+
+/** The status line after a download's bytes. Its message says how many were sent. */
+export const DOWNLOAD_DONE: ReplyCodec<DownloadDone> = {
+  name: 'DOWNLOAD_FILE status line',
+  status: STATUS.OK,
+  fields: (done) => [done.sha256],
+  read: ([sha256]) => (sha256 !== undefined && isSha256Hex(sha256) ? { sha256 } : undefined),
+  message: () => 'sent',
+};
+
+export const BUCKET_ITEM: ItemCodec<BucketEntry> = {
+  name: 'bucket item',
+  fields: BUCKET_CREATED.fields,
+  read: BUCKET_CREATED.read,
+};
+
+export const FILE_ITEM: ItemCodec<FileEntry> = {
+  name: 'file item',
+  fields: (file) => [file.name, String(file.size), file.modifiedAt.toISOString(), file.sha256 ?? ''],
+  read: ([name, size, modified, sha256 = '']) => {
+    const number = readCount(size);
+    const modifiedAt = readTime(modified);
+    if (name === undefined || number === undefined || modifiedAt === undefined) return undefined;
+    if (sha256 !== '' && !isSha256Hex(sha256)) return undefined;
+    const file: FileEntry = { name, size: number, modifiedAt };
+    if (sha256 !== '') file.sha256 = sha256;
+    return file;
+  },
+};
+
+/** Encodes a reply through its codec; `message` replaces the default one. */
+export function encodeTyped<T>(codec: ReplyCodec<T>, value: T, message: string = codec.message(value)): Buffer {
+  return encodeReply(codec.status, codec.fields(value), message);
+}
+
+export function encodeTypedItem<T>(codec: ItemCodec<T>, value: T): Buffer {
+  return encodeItem(codec.fields(value));
+}
+
+/** Why a reply could not be read as the one expected. */
+export class UnexpectedReply extends Error {
+  constructor(readonly expected: string, readonly head?: ReplyHead) {
+    super(head ? `the server sent status ${head.status} where a ${expected} was expected` : `the server sent a malformed ${expected}`);
+    this.name = 'UnexpectedReply';
+  }
+}
+
+/**
+ * Reads a reply head as `codec` says: the value; a BucketError for an error
+ * reply (any code, known to this build or not); UnexpectedReply otherwise.
+ */
+export function readTyped<T>(codec: ReplyCodec<T>, head: ReplyHead): T {
+  if (head.status >= 400) throw errorOf(head);
+  if (head.status !== codec.status) throw new UnexpectedReply(codec.name, head);
+  const value = codec.read(head.fields);
+  if (value === undefined) throw new UnexpectedReply(codec.name);
+  return value;
+}
+
+export function readTypedItem<T>(codec: ItemCodec<T>, fields: readonly string[]): T {
+  const value = codec.read(fields);
+  if (value === undefined) throw new UnexpectedReply(codec.name);
+  return value;
+}
+
+/** The error an error reply carries. A reply without a code still gets one by its status class. */
+export function errorOf(head: ReplyHead): BucketError {
+  const [first, ...details] = head.fields;
+  const code: AnyErrorCode = first !== undefined && /^[A-Z][A-Z0-9_]*$/.test(first) ? first : head.status >= 500 ? 'INTERNAL' : 'BAD_FIELD';
+  const fieldDetails = first !== undefined && code === first ? details : head.fields;
+  return new BucketError(code, head.message, fieldDetails, head.status);
+}

@@ -1,0 +1,38 @@
+/** What a command handler may do with its connection. */
+import type { ReadResult } from '../net/frame-reader.js';
+import type { ItemCodec, ReplyCodec } from '../protocol/messages.js';
+import type { BufferLender, Listing, Storage } from '../storage/storage.js';
+import type { Logger } from './logger.js';
+import type { Session } from './session.js';
+
+export interface Exchange {
+  readonly storage: Storage;
+  readonly session: Session;
+  readonly logger: Logger;
+  readonly maxFileSize: number;
+  /** Download buffers from the server-wide budget, bound to this connection. */
+  readonly buffers: BufferLender & { readonly available: boolean };
+  /** Sends a typed reply. */
+  reply<T>(codec: ReplyCodec<T>, value: T, message?: string): Promise<void>;
+  /** Sends a list reply: its head with the count, then every item, with backpressure. */
+  list<T>(codec: ItemCodec<T>, listing: Listing<T>, message: string): Promise<void>;
+  /** Sends the error reply for a failure: its code, or INTERNAL. */
+  fail(error: unknown): Promise<void>;
+  /**
+   * Hands body bytes to the socket without waiting; resolves once they are
+   * flushed, after which the caller may reuse the buffer.
+   */
+  sendBody(data: Buffer): Promise<void>;
+  next(): Promise<ReadResult>;
+  expectBody(size: number): void;
+  /** Holds a body to the server's minimum rate until the returned function is called. */
+  guardRate(): () => void;
+  /** What the request is about, for its record. */
+  describe(target: { bucket?: string; name?: string }): void;
+}
+
+/** After a command: keep serving, or close (after the reply was sent). */
+export type Outcome = 'continue' | 'close';
+
+/** Errors of the connection itself, which end it rather than get a reply. */
+export class ConnectionGone extends Error {}

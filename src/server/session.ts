@@ -1,0 +1,49 @@
+/**
+ * What the server knows of one connection (a logged-in user will live here)
+ * and of each request it served, and the hooks that see them: an access
+ * log or metrics observe the end of every request; a permission check runs
+ * before each is dispatched.
+ */
+import type { AnyErrorCode } from '../errors.js';
+import type { Command, Request } from '../protocol/requests.js';
+
+export interface Session {
+  /** Unique within this server's run. */
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** `address:port`, IPv6 in brackets. */
+  readonly peer: string;
+  readonly connectedAt: Date;
+  /** Requests served on this connection so far. */
+  requests: number;
+}
+
+/** One request, as it ended. */
+export interface RequestRecord {
+  /** The command, or undefined when the line was not a valid request. */
+  command: Command | undefined;
+  bucket?: string;
+  name?: string;
+  /** 'OK', or the error code the reply carried. */
+  outcome: 'OK' | AnyErrorCode;
+  /** Status of the final reply; 0 when the connection failed before one was sent. */
+  status: number;
+  /** Bytes read and written on the connection for this request, body included. */
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
+export type CloseReason = 'exit' | 'peer-closed' | 'error' | 'idle-timeout' | 'request-timeout' | 'too-slow' | 'line-too-long' | 'protocol-error' | 'shutdown';
+
+export interface ServerHooks {
+  /**
+   * Runs before a request is dispatched; throwing a BucketError refuses it
+   * with that error (the request never reaches storage).
+   */
+  beforeRequest?(session: Session, request: Request): void | Promise<void>;
+  onRequestEnd?(session: Session, record: RequestRecord): void;
+  onConnectionOpen?(session: Session): void;
+  onConnectionClose?(session: Session, reason: CloseReason): void;
+}

@@ -1,0 +1,105 @@
+/**
+ * Where things live under ROOT, and the checks that keep them there.
+ * Buckets are real folders directly under ROOT; bookkeeping lives in
+ * ROOT/.bucketd (never a bucket: bucket names cannot start with '.'):
+ * tmp/ for uploads in flight, trash/ for what is being freed, sums/ for
+ * recorded checksums. Nothing under ROOT is ever followed through a
+ * symbolic link: a planted link in the bookkeeping area stops the start.
+ */
+import { lstat, mkdir, open, realpath, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
+import { BucketError } from '../../errors.js';
+import { checkBucketName } from '../names.js';
+import { errnoOf } from './os-errors.js';
+
+export const HIDDEN_DIR = '.bucketd';
+
+/** ROOT cannot be used as it is; the message says why, for the operator. */
+export class UnsafeRootError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeRootError';
+  }
+}
+
+export class FsLayout {
+  readonly root: string;
+  readonly hiddenDir: string;
+  readonly tmpDir: string;
+  readonly trashDir: string;
+  readonly sumsDir: string;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.hiddenDir = path.join(root, HIDDEN_DIR);
+    this.tmpDir = path.join(this.hiddenDir, 'tmp');
+    this.trashDir = path.join(this.hiddenDir, 'trash');
+    this.sumsDir = path.join(this.hiddenDir, 'sums');
+  }
+
+  /**
+   * Creates ROOT (parents included) if absent, checks that the bookkeeping
+   * folders are real folders, and empties what an earlier run left
+   * half-done (uploads in flight, removals in progress).
+   */
+  static async prepare(root: string): Promise<FsLayout> {
+    await mkdir(path.resolve(root), { recursive: true });
+    // ROOT itself may be a link the operator chose; nothing under it may be.
+    const layout = new FsLayout(await realpath(path.resolve(root)));
+    await realFolder(layout.root, 'the root');
+    for (const dir of [layout.hiddenDir, layout.tmpDir, layout.trashDir, layout.sumsDir]) {
+      await ensureRealFolder(dir);
+    }
+    // Both are real folders (checked above), so rm cannot reach outside.
+    await rm(layout.tmpDir, { recursive: true, force: true });
+    await rm(layout.trashDir, { recursive: true, force: true });
+    await mkdir(layout.tmpDir);
+    await mkdir(layout.trashDir);
+    return layout;
+  }
+
+  /** The bucket's folder, if it is a real one; NO_SUCH_BUCKET otherwise. */
+  async bucketDir(bucket: string): Promise<string> {
+    checkBucketName(bucket);
+    const dir = path.join(this.root, bucket);
+    const stats = await lstat(dir).catch(() => undefined);
+    if (!stats?.isDirectory()) throw new BucketError('NO_SUCH_BUCKET', `no bucket "${bucket}"`);
+    return dir;
+  }
+
+  bucketPath(bucket: string): string {
+    return path.join(this.root, checkBucketName(bucket));
+  }
+}
+
+async function realFolder(dir: string, what: string): Promise<void> {
+  const stats = await lstat(dir);
+  if (!stats.isDirectory()) throw new UnsafeRootError(`${dir} is not a folder, so it cannot be ${what}`);
+}
+
+/** Makes `dir` if absent; refuses a symbolic link or a file in its place. */
+async function ensureRealFolder(dir: string): Promise<void> {
+  const stats = await lstat(dir).catch((error: unknown) => {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (stats === undefined) {
+    await mkdir(dir);
+    return;
+  }
+  if (stats.isSymbolicLink()) {
+    throw new UnsafeRootError(`${dir} is a symbolic link; bucketd never follows links in its bookkeeping folder. Remove it (and check who put it there), then start again`);
+  }
+  if (!stats.isDirectory()) throw new UnsafeRootError(`${dir} is not a folder; remove it, then start again`);
+}
+
+/** fsyncs a folder, so that a rename into it or out of it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
