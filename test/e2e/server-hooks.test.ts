@@ -1,0 +1,84 @@
+/**
+ * The server's seams, through an embedded BucketServer: every request ends
+ * at one point that tells the hooks its command, outcome, status, bytes
+ * and duration; a check before dispatch can refuse a request outright.
+ */
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { BucketClient } from '../../src/client/client.js';
+import { BucketError } from '../../src/errors.js';
+import { BucketServer } from '../../src/server/server.js';
+import type { CloseReason, RequestRecord, Session } from '../../src/server/session.js';
+import { FsStorage } from '../../src/storage/fs/fs-storage.js';
+import { RawPeer } from '../helpers/raw.js';
+import { tempDir } from '../helpers/server.js';
+
+test('every request ends at one point that knows what it did', async () => {
+  const base = await tempDir();
+  const records: Array<{ session: Session; record: RequestRecord }> = [];
+  const closed: CloseReason[] = [];
+  const opened: number[] = [];
+  const server = new BucketServer({
+    storage: await FsStorage.open(path.join(base, 'root')),
+    port: 0,
+    hooks: {
+      onConnectionOpen: (session) => opened.push(session.id),
+      onRequestEnd: (session, record) => records.push({ session, record }),
+      onConnectionClose: (_session, reason) => closed.push(reason),
+      beforeRequest: (_session, request) => {
+        if (request.command === 'DELETE_BUCKET' && request.bucket === 'guarded') throw new BucketError('NO_SUCH_BUCKET', 'no bucket "guarded"');
+      },
+    },
+  });
+  const { port } = await server.listen();
+  try {
+    const client = await BucketClient.connect({ port });
+    await client.createBucket('photos');
+    await client.createBucket('guarded');
+    await client.upload('photos', 'a.bin', Readable.from([Buffer.alloc(100_000, 1)]), 100_000);
+    const sink: Buffer[] = [];
+    const { Writable } = await import('node:stream');
+    await client.download('photos', 'a.bin', new Writable({ write: (chunk: Buffer, _e, done) => (sink.push(chunk), done()) }));
+    await assert.rejects(client.deleteBucket('guarded'), (error: unknown) => error instanceof BucketError && error.code === 'NO_SUCH_BUCKET');
+    await client.listFiles('guarded'); // the hook refused the delete: the bucket is still there
+    await assert.rejects(client.listFiles('nosuch'));
+    await client.exit();
+    const raw = await RawPeer.connect(port);
+    raw.send('hello\n');
+    await raw.line();
+    raw.socket.end();
+    // Hooks run as requests end; give the last connection a moment to close.
+    for (let i = 0; i < 100 && closed.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const summary = records.map(({ record }) => [record.command ?? '-', record.outcome, record.status]);
+    assert.deepEqual(summary, [
+      ['NEW_BUCKET', 'OK', 201],
+      ['NEW_BUCKET', 'OK', 201],
+      ['UPLOAD_FILE', 'OK', 201],
+      ['DOWNLOAD_FILE', 'OK', 200],
+      ['DELETE_BUCKET', 'NO_SUCH_BUCKET', 404],
+      ['LIST_FILE', 'OK', 200],
+      ['LIST_FILE', 'NO_SUCH_BUCKET', 404],
+      ['EXIT', 'OK', 221],
+      ['-', 'UNKNOWN_COMMAND', 400],
+    ]);
+    const upload = records[2]!.record;
+    assert.equal(upload.bucket, 'photos');
+    assert.equal(upload.name, 'a.bin');
+    assert.ok(upload.bytesIn > 100_000 && upload.bytesIn < 100_300, `upload bytes in: ${upload.bytesIn}`);
+    const download = records[3]!.record;
+    assert.ok(download.bytesOut > 100_000 && download.bytesOut < 100_300, `download bytes out: ${download.bytesOut}`);
+    assert.ok(records.every(({ record }) => record.durationMs >= 0));
+    assert.equal(records[0]!.session.id, records[7]!.session.id);
+    assert.notEqual(records[0]!.session.id, records[8]!.session.id);
+    assert.equal(records[7]!.session.requests, 8);
+    assert.deepEqual(opened.length, 2);
+    assert.deepEqual(closed, ['exit', 'peer-closed']);
+  } finally {
+    await server.close();
+    await rm(base, { recursive: true, force: true });
+  }
+});
