@@ -220,7 +220,12 @@ export class Connection {
       list: (codec, listing, message) => this.#sendList(listing, message, (item) => encodeTypedItem(codec, item)),
       fail: (error) => this.#sendError(error),
       sendBody: (data) => this.#sendBody(data),
-      next: () => this.#reader.next(),
+      // A read that fails is the connection going (a reset, a timeout that
+      // closed it): never an error of the command's own.
+      next: () =>
+        this.#reader.next().catch((error: unknown) => {
+          throw new ConnectionGone(String(error));
+        }),
       expectBody: (size) => this.#reader.decoder.expectBody(size),
       guardRate: () => this.#guardRate(),
       describe: (target) => {

@@ -93,6 +93,22 @@ test('idle connections are closed with IDLE_TIMEOUT after the configured time', 
   assert.equal(await server.stop(), 0);
 });
 
+test('an upload left idle is closed with IDLE_TIMEOUT, stores nothing, and logs no error', async () => {
+  const server = await startServer({ args: ['--idle-timeout', '0.3', '--log-level', 'info'] });
+  const peer = await RawPeer.connect(server.port);
+  peer.send('NEW_BUCKET,box\nUPLOAD_FILE,box,stalled.bin,1000\n');
+  assert.match(await peer.line(), /^201,/);
+  assert.match(await peer.line(), /^150,/);
+  peer.send(Buffer.alloc(10)); // then nothing
+  assert.match(await peer.line(2000), /^408,IDLE_TIMEOUT /);
+  await peer.closedByPeer();
+  const client = await BucketClient.connect({ port: server.port });
+  assert.deepEqual(await client.listFiles('box'), []);
+  await client.exit();
+  assert.equal(await server.stop(), 0);
+  assert.doesNotMatch(server.stderr(), / error /, server.stderr());
+});
+
 test('connections past --max-connections are refused with TOO_MANY_CONNECTIONS', async () => {
   const server = await startServer({ args: ['--max-connections', '2'] });
   const first = await RawPeer.connect(server.port);
