@@ -1,8 +1,10 @@
 /** The bucketd package: the client library, and the server for embedding. */
 export * from './client/index.js';
-export { BucketError, ERRORS, type ErrorCode } from './errors.js';
+export { BucketError, closesConnection, ERRORS, type AnyErrorCode, type ErrorCode } from './errors.js';
 export { BucketServer, DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './server/server.js';
 export { createLogger, type Logger, type LogLevel } from './server/logger.js';
-export { FsStorage } from './storage/fs/fs-storage.js';
-export type { BucketInfo, DownloadSource, FileInfo, Storage, StoredFile, UploadSink } from './storage/storage.js';
+export { FsStorage, UnsafeRootError, type FsStorageOptions } from './storage/fs/fs-storage.js';
+export type { CloseReason, RequestRecord, ServerHooks, Session } from './server/session.js';
+export { VerifiedDownload, VerifiedUpload } from './storage/verify.js';
+export type { BucketInfo, BufferLender, Chunk, DownloadSource, FileInfo, Listing, Storage, StoredFile, UploadSink } from './storage/storage.js';
 export { PROTOCOL_VERSION, VERSION } from './version.js';
