@@ -18,6 +18,7 @@ import {
   DEFAULT_RATE_WINDOW_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  storageShareOf,
 } from '../server/server.js';
 import { errnoOf } from '../storage/fs/os-errors.js';
 import { FsStorage, UnsafeRootError } from '../storage/fs/fs-storage.js';
@@ -39,7 +40,7 @@ options:
   --max-file-size SIZE     refuse uploads larger than SIZE, e.g. 10G (default: no limit)
   --max-connections N      clients served at once (default ${DEFAULT_MAX_CONNECTIONS})
   --max-connections-per-address N  clients served at once from one IP address (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
-  --buffer-memory SIZE     server-wide budget for transfer buffers, each way (default ${DEFAULT_BUFFER_MEMORY / 1024 / 1024}M)
+  --buffer-memory SIZE     the most held in transfer buffers, all clients together (default ${DEFAULT_BUFFER_MEMORY / 1024 / 1024}M)
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
   --log-level LEVEL        debug, info, warn, error or silent (default info)
   -h, --help               show this help
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const rateWindowMs = values['rate-window'] === undefined ? DEFAULT_RATE_WINDOW_MS : parseSeconds(values['rate-window'], '--rate-window');
   if (rateWindowMs === 0) throw new UsageError('--rate-window must be above 0');
   const bufferMemory = values['buffer-memory'] === undefined ? DEFAULT_BUFFER_MEMORY : parseByteSize(values['buffer-memory'], '--buffer-memory');
-  if (bufferMemory < 1024 * 1024) throw new UsageError('--buffer-memory must be at least 1M');
+  if (bufferMemory < 3 * 1024 * 1024) throw new UsageError('--buffer-memory must be at least 3M');
 
   const root = positionals[0] ?? (await askForRoot());
   if (root === '') {
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(logLevel);
-  const storage = await FsStorage.open(root, { writeBufferBytes: bufferMemory, onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
+  const storage = await FsStorage.open(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
     if (error instanceof UnsafeRootError) return fail(`cannot use ${root} as the root folder: ${error.message}`, 1);
     const code = errnoOf(error);
     const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));

@@ -106,7 +106,10 @@ export class FrameReader {
   #mustPause(): boolean {
     const held = this.decoder.bufferedBytes;
     if (held > READ_AHEAD_BYTES) return true;
-    return held > this.#floor && this.#budget !== undefined && !this.#budget.open;
+    if (this.#budget === undefined || this.#budget.open) return false;
+    // With the budget spent, a body waits for its handler to take what is
+    // held (it asks for more when it runs dry); a line may still complete.
+    return this.decoder.state === 'BODY' ? held > 0 : held > this.#floor;
   }
 
   #pause(): void {

@@ -24,7 +24,7 @@ export const DEFAULT_RATE_WINDOW_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
-export const DEFAULT_BUFFER_MEMORY = 64 * 1024 * 1024;
+export const DEFAULT_BUFFER_MEMORY = 48 * 1024 * 1024;
 
 // Downloads read in chunks of this size, from the server-wide pool.
 const DOWNLOAD_CHUNK_BYTES = 256 * 1024;
@@ -49,9 +49,10 @@ export interface ServerOptions {
   maxLineBytes?: number;
   shutdownGraceMs?: number;
   /**
-   * Bytes of download buffers for all connections together, and likewise
-   * of received bytes waiting for their handlers. (Uploads queued for the
-   * disk have their own budget, in the storage.)
+   * The most the server holds in transfer buffers, all connections
+   * together: a third for download buffers, a third for received bytes
+   * waiting for their handlers, and a third left for the storage's queue
+   * of uploads on their way to the disk (see storageShareOf).
    */
   bufferMemory?: number;
 }
@@ -85,8 +86,9 @@ export class BucketServer {
       bufferMemory: DEFAULT_BUFFER_MEMORY,
       ...definedOnly(options),
     };
-    this.#downloadBuffers = new BufferPool(this.#options.bufferMemory, DOWNLOAD_CHUNK_BYTES);
-    this.#readBudget = new FlowWindow(this.#options.bufferMemory);
+    const share = storageShareOf(this.#options.bufferMemory);
+    this.#downloadBuffers = new BufferPool(share, DOWNLOAD_CHUNK_BYTES);
+    this.#readBudget = new FlowWindow(share);
     // allowHalfOpen: a client that sends its last request and then shuts
     // its side still gets every reply.
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
@@ -172,6 +174,11 @@ export class BucketServer {
     });
     this.#served.add(served);
   }
+}
+
+/** The part of a buffer-memory budget each of its three uses gets. */
+export function storageShareOf(bufferMemory: number): number {
+  return Math.floor(bufferMemory / 3);
 }
 
 /** Options given as undefined take their defaults. */
