@@ -1,21 +1,19 @@
 /** Tab completion at the shell's prompts: command words, and local paths. */
 import { readdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { COMMANDS } from '../protocol/requests.js';
+import { expandHome } from './home.js';
+import { assertNever, SHELL_VERBS } from './verbs.js';
 
 export type Completion = 'command' | 'local-path' | 'none';
 
 export type CompleterResult = [string[], string];
 
 export function completeCommand(line: string): CompleterResult {
-  const hits = COMMANDS.filter((command) => command.startsWith(line));
-  return [hits.length > 0 ? [...hits] : [], line];
+  return [SHELL_VERBS.filter((verb) => verb.startsWith(line)), line];
 }
 
 /** Entries of the folder being typed whose names start with what was typed. */
 export function completeLocalPath(line: string): CompleterResult {
-  const expanded = line.startsWith('~/') ? path.join(os.homedir(), line.slice(2)) : line;
+  const expanded = line.startsWith('~/') ? expandHome(line) : line;
   const slash = expanded.lastIndexOf('/');
   const folder = slash >= 0 ? expanded.slice(0, slash + 1) : '';
   const partial = slash >= 0 ? expanded.slice(slash + 1) : expanded;
@@ -34,7 +32,14 @@ export function completeLocalPath(line: string): CompleterResult {
 }
 
 export function complete(kind: Completion, line: string): CompleterResult {
-  if (kind === 'command') return completeCommand(line);
-  if (kind === 'local-path') return completeLocalPath(line);
-  return [[], line];
+  switch (kind) {
+    case 'command':
+      return completeCommand(line);
+    case 'local-path':
+      return completeLocalPath(line);
+    case 'none':
+      return [[], line];
+    default:
+      return assertNever(kind);
+  }
 }

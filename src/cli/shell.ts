@@ -1,286 +1,238 @@
 /**
  * The interactive shell of the `bucket` program: reads a command word,
- * asks for what the command needs (in the seed's order), runs it through
- * the client library and shows the answer in plain words.
+ * asks for what the command needs (in the seed's order), then runs it
+ * through the actions and shows the outcome through the output. Prompting
+ * is all it does.
  */
-import { stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { BucketClient } from '../client/client.js';
-import { ClientError } from '../client/errors.js';
-import { downloadFile, resolveDestination, uploadFile } from '../client/files.js';
 import { BucketError } from '../errors.js';
-import { COMMANDS, isCommand, type Command } from '../protocol/requests.js';
-import { formatAddress } from './options.js';
-import { humanSize, humanTime, plural, printable, table } from './format.js';
-import { createProgress } from './progress.js';
-import type { Prompter } from './prompter.js';
+import * as actions from './actions.js';
+import type { ServerConnection } from './connection.js';
+import { CliError } from './errors.js';
+import { plural, printable } from './format.js';
+import { downloadTarget, fileInFolder, findUploadSource } from './local-paths.js';
+import { isFailure, type Failure, type Output } from './output.js';
+import { createProgress, type Progress } from './progress.js';
+import { QuestionCancelled, type Prompter } from './prompter.js';
+import { assertNever, isShellVerb, SHELL_VERBS, type ShellVerb } from './verbs.js';
 
 export interface ShellOptions {
-  host: string;
-  port: number;
+  connection: ServerConnection;
   prompter: Prompter;
-  out: NodeJS.WritableStream;
-  err: NodeJS.WriteStream;
+  output: Output;
+  /** Where progress bars go (shown only if it is a terminal). */
+  progress: NodeJS.WriteStream;
 }
 
 const PROMPT = 'bucket> ';
 
-/** Ends the session with this exit code. */
-class SessionEnd {
-  constructor(readonly exitCode: number) {}
-}
+// After these the session cannot go on.
+const SESSION_ENDING: ReadonlySet<Failure['code']> = new Set([
+  'CONNECTION_REFUSED',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_LOST',
+  'PROTOCOL_ERROR',
+  'SHUTTING_DOWN',
+]);
+
+// Not a failure of the session: the person chose to stop the transfer.
+const NOT_COUNTED: ReadonlySet<Failure['code']> = new Set(['CANCELLED']);
+
+type TransferOptions = { signal: AbortSignal; onProgress: (done: number, total: number) => void };
 
 export class Shell {
-  readonly #options: ShellOptions;
-  readonly #where: string;
-  #client: BucketClient | undefined;
+  readonly #connection: ServerConnection;
+  readonly #prompter: Prompter;
+  readonly #output: Output;
+  readonly #progress: NodeJS.WriteStream;
   #transfer: AbortController | undefined;
+  #failed = false;
 
   constructor(options: ShellOptions) {
-    this.#options = options;
-    this.#where = formatAddress(options.host, options.port);
+    this.#connection = options.connection;
+    this.#prompter = options.prompter;
+    this.#output = options.output;
+    this.#progress = options.progress;
   }
 
-  /** Runs the session; resolves with the program's exit code. */
+  /**
+   * Runs the session; resolves with the program's exit code: 1 if the
+   * session could not go on, or if input is piped and any command failed.
+   */
   async run(): Promise<number> {
-    const { prompter } = this.#options;
-    const restoreInterrupt = prompter.onInterrupt(() => this.interrupt());
+    const restoreInterrupt = this.#prompter.onInterrupt(() => this.interrupt());
     try {
-      this.#client = await this.#connect();
-      if (prompter.interactive) this.#say(`connected to bucketd at ${this.#where}; commands: ${COMMANDS.join(', ')}`);
+      if ((await this.#attempt(() => this.#connection.open())) !== 'next') return 1;
+      this.#prompter.note(`connected to bucketd at ${this.#connection.address}; commands: ${SHELL_VERBS.join(', ')}`);
       for (;;) {
-        const line = await prompter.ask(PROMPT, 'command');
-        if (line === undefined) {
-          await this.#client?.exit();
-          return 0;
-        }
+        const line = await this.#prompter.askCommand(PROMPT);
+        if (line === undefined) break;
         if (line === '') continue;
-        if (!isCommand(line)) {
-          this.#fail(unknownCommand(line));
+        if (!isShellVerb(line)) {
+          this.#report(new CliError('UNKNOWN_COMMAND', unknownCommand(line)));
           continue;
         }
         if (line === 'EXIT') {
-          await this.#client?.exit();
-          this.#say('goodbye');
-          return 0;
+          await this.#connection.exit();
+          this.#output.show({ kind: 'goodbye' });
+          break;
         }
-        const run = await this.#gather(line);
-        if (run === undefined) {
-          await this.#client?.exit();
-          return 0; // input ended half-way through a command's questions
-        }
-        await this.#execute(run);
+        const after = await this.#attempt(() => this.#perform(line));
+        if (after === 'fatal') return 1;
+        if (after === 'input-ended') break;
       }
-    } catch (error) {
-      if (error instanceof SessionEnd) return error.exitCode;
-      throw error;
+      await this.#connection.exit();
+      return this.#failed && !this.#prompter.interactive ? 1 : 0;
     } finally {
       restoreInterrupt();
-      this.#client?.close();
+      this.#connection.close();
     }
   }
 
-  /** Ctrl-C: cancels a transfer in flight; at the prompt, clears the line. */
+  /** Ctrl-C: cancels a transfer or a question; at the prompt, clears the line. */
   interrupt(): boolean {
     if (this.#transfer) {
       this.#transfer.abort();
       return true;
     }
-    if (this.#options.prompter.interactive) {
-      this.#options.err.write('\n(type EXIT or press Ctrl-D to leave)\n');
-      this.#options.prompter.clearLine();
-      return true;
+    if (this.#prompter.cancelQuestion()) return true;
+    if (!this.#prompter.interactive) return false;
+    if (this.#prompter.waitingForCommand) {
+      this.#prompter.note('\n(type EXIT or press Ctrl-D to leave)');
+      this.#prompter.clearLine();
     }
-    return false;
+    return true; // a request in flight that is no transfer ends soon by itself
   }
 
-  /** Asks what the command needs; the work to do, or undefined at end of input. */
-  async #gather(command: Exclude<Command, 'EXIT'>): Promise<((client: BucketClient) => Promise<void>) | undefined> {
-    const ask = (question: string): Promise<string | undefined> => this.#options.prompter.ask(question);
-    const askLocalPath = (question: string): Promise<string | undefined> => this.#options.prompter.ask(question, 'local-path');
-    switch (command) {
+  /** Runs one step, turning its failure into one line; then what the session does next. */
+  async #attempt(step: () => Promise<void>): Promise<'next' | 'input-ended' | 'fatal'> {
+    try {
+      await step();
+      return 'next';
+    } catch (error) {
+      if (error instanceof QuestionCancelled) {
+        this.#prompter.note('cancelled');
+        return 'next';
+      }
+      if (!isFailure(error)) throw error;
+      this.#report(error);
+      if (error.code === 'INPUT_ENDED') return 'input-ended';
+      return SESSION_ENDING.has(error.code) ? 'fatal' : 'next';
+    }
+  }
+
+  #report(failure: Failure): void {
+    this.#output.failure(failure);
+    if (!NOT_COUNTED.has(failure.code)) this.#failed = true;
+  }
+
+  /** Asks what the command needs, in the seed's order, and runs it. */
+  async #perform(verb: Exclude<ShellVerb, 'EXIT'>): Promise<void> {
+    const use = this.#connection.use.bind(this.#connection);
+    const output = this.#output;
+    switch (verb) {
       case 'HELLO':
-        return (client) => this.#hello(client);
+        output.show({ kind: 'hello', server: await use((client) => actions.hello(client)) });
+        return;
       case 'LIST_BUCKET':
-        return (client) => this.#listBuckets(client);
+        await use((client) => output.buckets(actions.listBuckets(client)));
+        return;
       case 'NEW_BUCKET': {
-        const bucket = await ask('bucket name: ');
-        return bucket === undefined ? undefined : (client) => this.#newBucket(client, bucket);
+        const bucket = await this.#ask(verb, 'bucket name: ');
+        output.show({ kind: 'bucket-created', bucket: await use((client) => actions.createBucket(client, bucket)) });
+        return;
       }
-      case 'DELETE_BUCKET': {
-        const bucket = await ask('bucket name: ');
-        return bucket === undefined ? undefined : (client) => this.#deleteBucket(client, bucket);
-      }
+      case 'DELETE_BUCKET':
+        return this.#deleteBucket(await this.#ask(verb, 'bucket name: '));
       case 'LIST_FILE': {
-        const bucket = await ask('bucket name: ');
-        return bucket === undefined ? undefined : (client) => this.#listFiles(client, bucket);
+        const bucket = await this.#ask(verb, 'bucket name: ');
+        await use((client) => output.files(bucket, actions.listFiles(client, bucket)));
+        return;
       }
       case 'UPLOAD_FILE': {
-        const typedPath = await askLocalPath('local path (the file, or the folder that holds it): ');
-        if (typedPath === undefined) return undefined;
-        const localPath = expandHome(typedPath);
-        const stats = await stat(localPath).catch(() => undefined);
-        const isFile = stats?.isFile() === true;
-        const fileName = await ask(isFile ? `store as (empty = ${printable(path.basename(localPath))}): ` : 'file name: ');
-        if (fileName === undefined) return undefined;
-        const bucket = await ask('bucket name: ');
-        if (bucket === undefined) return undefined;
-        const source = isFile ? localPath : path.join(localPath, fileName);
-        const storeAs = isFile ? fileName || path.basename(localPath) : fileName;
-        return (client) => this.#upload(client, source, bucket, storeAs);
+        // The path is checked as soon as it is given: nothing more is asked for one that is not there.
+        const source = await findUploadSource(await this.#ask(verb, 'local path (the file, or the folder that holds it): ', 'local-path'));
+        let file: { path: string; size: number };
+        let name: string;
+        if (source.kind === 'file') {
+          const ownName = path.basename(source.path);
+          name = (await this.#ask(verb, `store as (empty = ${printable(ownName)}): `)) || ownName;
+          file = source;
+        } else {
+          name = await this.#ask(verb, 'file name: ');
+          file = await fileInFolder(source.path, name);
+        }
+        const bucket = await this.#ask(verb, 'bucket name: ');
+        const uploaded = await this.#withTransfer(`upload ${printable(name)}`, file.size, (options) =>
+          use((client) => actions.upload(client, file.path, bucket, name, options)),
+        );
+        output.show({ kind: 'uploaded', bucket, file: uploaded });
+        return;
       }
       case 'DOWNLOAD_FILE': {
-        const bucket = await ask('bucket name: ');
-        if (bucket === undefined) return undefined;
-        const name = await ask('file name: ');
-        if (name === undefined) return undefined;
-        const destination = await askLocalPath('save to (a folder or a file path; empty = current folder): ');
-        if (destination === undefined) return undefined;
-        return (client) => this.#download(client, bucket, name, expandHome(destination));
+        const bucket = await this.#ask(verb, 'bucket name: ');
+        const name = await this.#ask(verb, 'file name: ');
+        const target = await downloadTarget(await this.#ask(verb, 'save to (a folder or a file path; empty = current folder): ', 'local-path'), name);
+        if (target.exists) {
+          const answer = await this.#prompter.confirm(`${printable(target.path)} already exists: replace it?`);
+          if (answer === 'no') {
+            output.show({ kind: 'not-downloaded', path: target.path });
+            return;
+          }
+          if (answer === 'unanswered') throw new CliError('UNANSWERED', `not downloaded: ${printable(target.path)} already exists (answer y to replace it)`);
+        }
+        const downloaded = await this.#withTransfer(`download ${printable(name)}`, 0, (options) =>
+          use((client) => actions.download(client, bucket, name, target.path, { ...options, overwrite: target.exists })),
+        );
+        output.show({ kind: 'downloaded', file: downloaded });
+        return;
       }
       case 'DELETE_FILE': {
-        const bucket = await ask('bucket name: ');
-        if (bucket === undefined) return undefined;
-        const name = await ask('file name: ');
-        return name === undefined ? undefined : (client) => this.#deleteFile(client, bucket, name);
-      }
-    }
-  }
-
-  /** Runs one command's work, turning every failure into one line. */
-  async #execute(work: (client: BucketClient) => Promise<void>, retried = false): Promise<void> {
-    try {
-      if (!this.#client || this.#client.closed) this.#client = await this.#connect();
-      await work(this.#client);
-    } catch (error) {
-      if (error instanceof SessionEnd) throw error;
-      if (error instanceof BucketError && error.code === 'IDLE_TIMEOUT' && !retried) {
-        // The server closed a connection left idle; a fresh one will do.
-        this.#client = await this.#connect();
-        return this.#execute(work, true);
-      }
-      if (error instanceof BucketError && error.code === 'SHUTTING_DOWN') {
-        this.#fail(`the server at ${this.#where} is shutting down`);
-        throw new SessionEnd(1);
-      }
-      if (error instanceof ClientError && (error.code === 'CONNECTION_LOST' || error.code === 'PROTOCOL_ERROR')) {
-        this.#fail(error.code === 'CONNECTION_LOST' ? `lost the connection to the server at ${this.#where}` : error.message);
-        throw new SessionEnd(1);
-      }
-      if (error instanceof ClientError && error.code === 'CANCELLED') {
-        this.#fail('transfer cancelled; nothing was kept');
+        const bucket = await this.#ask(verb, 'bucket name: ');
+        const name = await this.#ask(verb, 'file name: ');
+        await use((client) => actions.deleteFile(client, bucket, name));
+        output.show({ kind: 'file-deleted', bucket, name });
         return;
       }
-      if (error instanceof BucketError || error instanceof ClientError) {
-        this.#fail(error.message);
-        return;
-      }
-      throw error;
+      default:
+        return assertNever(verb);
     }
   }
 
-  async #connect(): Promise<BucketClient> {
+  async #deleteBucket(bucket: string): Promise<void> {
+    const use = this.#connection.use.bind(this.#connection);
     try {
-      return await BucketClient.connect({ host: this.#options.host, port: this.#options.port });
-    } catch (error) {
-      this.#fail(error instanceof Error ? error.message : String(error));
-      throw new SessionEnd(1);
-    }
-  }
-
-  async #hello(client: BucketClient): Promise<void> {
-    const hello = await client.hello();
-    this.#say(`${printable(hello.name)} ${printable(hello.version)} (protocol ${hello.protocol}) at ${this.#where}`);
-  }
-
-  async #newBucket(client: BucketClient, bucket: string): Promise<void> {
-    const created = await client.createBucket(bucket);
-    this.#say(`created bucket "${created.name}"`);
-  }
-
-  async #listBuckets(client: BucketClient): Promise<void> {
-    const buckets = await client.listBuckets();
-    if (buckets.length === 0) {
-      this.#say('no buckets yet (create one with NEW_BUCKET)');
+      await use((client) => actions.deleteBucket(client, bucket));
+      this.#output.show({ kind: 'bucket-deleted', bucket });
       return;
-    }
-    this.#say(table(['NAME', 'CREATED'], buckets.map((bucket) => [bucket.name, humanTime(bucket.createdAt)])));
-    this.#say(plural(buckets.length, 'bucket'));
-  }
-
-  async #deleteBucket(client: BucketClient, bucket: string): Promise<void> {
-    try {
-      await client.deleteBucket(bucket);
-      this.#say(`deleted bucket "${printable(bucket)}"`);
     } catch (error) {
       if (!(error instanceof BucketError && error.code === 'BUCKET_NOT_EMPTY')) throw error;
-      const count = Number(error.details[0] ?? 0);
-      const files = plural(count, 'file');
-      if (!(await this.#options.prompter.confirm(`bucket "${printable(bucket)}" is not empty: delete ${files} too?`))) {
-        this.#say(`kept bucket "${printable(bucket)}"`);
+      const files = plural(Number(error.details[0] ?? 0), 'file');
+      const answer = await this.#prompter.confirm(`bucket "${printable(bucket)}" is not empty: delete ${files} too?`);
+      if (answer === 'no') {
+        this.#output.show({ kind: 'bucket-kept', bucket });
         return;
       }
-      const { deletedFiles } = await client.deleteBucket(bucket, { force: true });
-      this.#say(`deleted bucket "${printable(bucket)}" and ${plural(deletedFiles, 'file')}`);
+      if (answer === 'unanswered') throw new CliError('UNANSWERED', `kept bucket "${printable(bucket)}": it holds ${files} (answer y to delete them too)`);
     }
+    const { deletedFiles } = await use((client) => actions.deleteBucket(client, bucket, { force: true }));
+    this.#output.show({ kind: 'bucket-deleted', bucket, deletedFiles });
   }
 
-  async #listFiles(client: BucketClient, bucket: string): Promise<void> {
-    const files = await client.listFiles(bucket);
-    if (files.length === 0) {
-      this.#say(`bucket "${printable(bucket)}" is empty`);
-      return;
-    }
-    const rows = files.map((file) => [printable(file.name), humanSize(file.size), humanTime(file.modifiedAt), file.sha256?.slice(0, 16) ?? '-']);
-    this.#say(table(['NAME', 'SIZE', 'MODIFIED', 'SHA-256'], rows, ['left', 'right', 'left', 'left']));
-    const total = files.reduce((sum, file) => sum + file.size, 0);
-    this.#say(`${plural(files.length, 'file')}, ${humanSize(total)}`);
-  }
-
-  async #upload(client: BucketClient, localPath: string, bucket: string, name: string): Promise<void> {
-    const stats = await stat(localPath).catch(() => undefined);
-    if (!stats?.isFile()) {
-      this.#fail(`no such local file: ${localPath}`);
-      return;
-    }
-    const result = await this.#withTransfer(`upload ${printable(name)}`, stats.size, (options) => uploadFile(client, localPath, bucket, name, options));
-    this.#say(`uploaded "${printable(result.name)}" to bucket "${printable(bucket)}" (${humanSize(result.size)}, sha256 ${result.sha256})`);
-  }
-
-  async #download(client: BucketClient, bucket: string, name: string, destination: string): Promise<void> {
-    const target = await resolveDestination(destination, name);
-    const existing = await stat(target).catch(() => undefined);
-    // A folder where the file would go: replacing it is never what was meant
-    // (and downloadFile would otherwise look inside it).
-    if (existing?.isDirectory()) {
-      this.#fail(`${printable(target)} is a folder; give a file path or another folder`);
-      return;
-    }
-    let overwrite = false;
-    if (existing) {
-      overwrite = await this.#options.prompter.confirm(`${printable(target)} already exists: replace it?`);
-      if (!overwrite) {
-        this.#say('not downloaded');
-        return;
-      }
-    }
-    const result = await this.#withTransfer(`download ${printable(name)}`, 0, (options) => downloadFile(client, bucket, name, target, { ...options, overwrite }));
-    this.#say(`downloaded "${printable(result.name)}" to ${printable(result.path)} (${humanSize(result.size)}, sha256 verified)`);
-  }
-
-  async #deleteFile(client: BucketClient, bucket: string, name: string): Promise<void> {
-    await client.deleteFile(bucket, name);
-    this.#say(`deleted "${printable(name)}" from bucket "${printable(bucket)}"`);
+  /** The answer to one of a command's questions; the session ends if input ends first. */
+  async #ask(verb: ShellVerb, question: string, completion: 'local-path' | 'none' = 'none'): Promise<string> {
+    const answer = await this.#prompter.ask(question, completion);
+    if (answer === undefined) throw new CliError('INPUT_ENDED', `input ended before ${verb} had all it needs`);
+    return answer;
   }
 
   /** Runs a transfer with a progress bar and Ctrl-C to cancel it. */
-  async #withTransfer<T>(label: string, knownSize: number, work: (options: { signal: AbortSignal; onProgress: (done: number, total: number) => void }) => Promise<T>): Promise<T> {
+  async #withTransfer<T>(label: string, knownSize: number, work: (options: TransferOptions) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     this.#transfer = controller;
-    let progress: ReturnType<typeof createProgress> | undefined;
+    let progress: Progress | undefined;
     const onProgress = (done: number, total: number): void => {
-      progress ??= createProgress(label, total || knownSize, this.#options.err);
+      progress ??= createProgress(label, total || knownSize, this.#progress);
       progress.update(done, total);
     };
     try {
@@ -290,28 +242,14 @@ export class Shell {
       this.#transfer = undefined;
     }
   }
-
-  #say(text: string): void {
-    this.#options.out.write(`${text}\n`);
-  }
-
-  #fail(message: string): void {
-    this.#options.err.write(`error: ${message}\n`);
-  }
-}
-
-/** `~` and `~/...` as a shell would read them, since people type them. */
-function expandHome(localPath: string): string {
-  if (localPath === '~') return os.homedir();
-  return localPath.startsWith('~/') ? path.join(os.homedir(), localPath.slice(2)) : localPath;
 }
 
 function unknownCommand(line: string): string {
   const trimmed = line.trim();
-  const hint = isCommand(trimmed)
+  const hint = isShellVerb(trimmed)
     ? ` (no spaces may stand before or after the command: type ${trimmed})`
-    : isCommand(trimmed.toUpperCase())
+    : isShellVerb(trimmed.toUpperCase())
       ? ` (commands are upper case: type ${trimmed.toUpperCase()})`
       : '';
-  return `unknown command "${printable(line)}"${hint}; commands are ${COMMANDS.join(', ')}`;
+  return `unknown command "${printable(line)}"${hint}; commands are ${SHELL_VERBS.join(', ')}`;
 }

@@ -49,12 +49,15 @@ describe('bucket with piped input', () => {
     const out = result.stdout;
     assert.match(out, /^bucketd \d+\.\d+\.\d+ \(protocol 1\) at 127\.0\.0\.1:\d+$/m);
     assert.match(out, /^created bucket "photos"$/m);
-    assert.match(out, /^NAME +CREATED$/m);
-    assert.match(out, /^photos +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+    assert.match(out, /^CREATED +NAME$/m);
+    assert.match(out, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  photos$/m);
+    assert.match(out, /^1 bucket$/m);
     assert.match(out, /^uploaded "mi foto, día 1 🎉\.jpg" to bucket "photos" \(195 KiB, sha256 [0-9a-f]{64}\)$/m);
     assert.match(out, /^uploaded "renamed notes\.txt" to bucket "photos" \(11 B, sha256 [0-9a-f]{64}\)$/m);
-    assert.match(out, /^NAME +SIZE +MODIFIED +SHA-256$/m);
-    assert.match(out, /^mi foto, día 1 🎉\.jpg +195 KiB +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[0-9a-f]{16}$/m);
+    // Fixed-width columns first, the name last, so that rows stream.
+    assert.match(out, /^    SIZE  MODIFIED {13}SHA-256 {11}NAME$/m);
+    assert.match(out, /^ 195 KiB  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  [0-9a-f]{16}  mi foto, día 1 🎉\.jpg$/m);
+    assert.match(out, /^    11 B  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  [0-9a-f]{16}  renamed notes\.txt$/m);
     assert.match(out, /^2 files, 195 KiB$/m);
     assert.match(out, /^downloaded "mi foto, día 1 🎉\.jpg" to .*downloads\/mi foto, día 1 🎉\.jpg \(195 KiB, sha256 verified\)$/m);
     assert.match(out, /^deleted "renamed notes\.txt" from bucket "photos"$/m);
@@ -71,7 +74,7 @@ describe('bucket with piped input', () => {
 
   test('a command that is not exactly one of the nine gets an error and a new prompt', async () => {
     const result = await bucket(['hello', ' HELLO', 'HELLO ', 'Hello', 'HELP', 'HELLO', 'EXIT']);
-    assert.equal(result.code, 0);
+    assert.equal(result.code, 1); // piped, and commands failed
     const errors = result.stderr.trim().split('\n');
     assert.equal(errors.length, 5);
     for (const line of errors) assert.match(line, /^error: unknown command ".*"/);
@@ -80,14 +83,15 @@ describe('bucket with piped input', () => {
   });
 
   test('server errors are one line each, and the session goes on', async () => {
-    const result = await bucket(['NEW_BUCKET', 'Bad_Name', 'LIST_FILE', 'nosuchbucket', 'DELETE_FILE', 'photos', 'nosuchfile', 'UPLOAD_FILE', path.join(work, 'missing.txt'), '', 'photos', 'HELLO']);
-    assert.equal(result.code, 0);
+    // UPLOAD_FILE asks nothing more once its local path is not there.
+    const result = await bucket(['NEW_BUCKET', 'Bad_Name', 'LIST_FILE', 'nosuchbucket', 'DELETE_FILE', 'photos', 'nosuchfile', 'UPLOAD_FILE', path.join(work, 'missing.txt'), 'HELLO']);
+    assert.equal(result.code, 1);
     const errors = result.stderr.trim().split('\n');
     assert.equal(errors.length, 4, result.stderr);
     assert.match(errors[0]!, /^error: bucket names have 3-63 characters/);
     assert.match(errors[1]!, /^error: no bucket "nosuchbucket"$/);
     assert.match(errors[2]!, /^error: no file "nosuchfile" in bucket "photos"$/);
-    assert.match(errors[3]!, /^error: no such local file: /);
+    assert.match(errors[3]!, /^error: no such local file or folder: .*missing\.txt$/);
     assert.match(result.stdout, /^bucketd /m);
   });
 
@@ -97,10 +101,10 @@ describe('bucket with piped input', () => {
     assert.equal(setup.code, 0, setup.stderr);
     const declined = await bucket(['DELETE_BUCKET', 'full', 'n', 'LIST_BUCKET']);
     assert.match(declined.stdout, /^kept bucket "full"$/m);
-    assert.match(declined.stdout, /^full /m);
+    assert.match(declined.stdout, / full$/m);
     const accepted = await bucket(['DELETE_BUCKET', 'full', 'y', 'LIST_BUCKET']);
     assert.match(accepted.stdout, /^deleted bucket "full" and 1 file$/m);
-    assert.doesNotMatch(accepted.stdout, /^full /m);
+    assert.doesNotMatch(accepted.stdout, / full$/m);
   });
 
   test('DOWNLOAD_FILE asks before replacing a local file; empty = the current folder', async () => {
@@ -126,9 +130,12 @@ describe('bucket with piped input', () => {
     assert.equal(result.code, 0);
     const empty = await runBucket(args, '');
     assert.equal(empty.code, 0);
-    // Input ending half-way through a command's questions is not an error either.
+  });
+
+  test('input ending half-way through a command\'s questions is a failure: the command never ran', async () => {
     const half = await runBucket(args, 'UPLOAD_FILE\n/tmp\n');
-    assert.equal(half.code, 0);
+    assert.equal(half.code, 1);
+    assert.equal(half.stderr, 'error: input ended before UPLOAD_FILE had all it needs\n');
   });
 
   test('a refused connection is one clear line and a non-zero exit', async () => {

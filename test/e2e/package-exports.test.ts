@@ -15,11 +15,11 @@ import { REPO_ROOT, startServer, tempDir } from '../helpers/server.js';
 
 const CLIENT_EXPORTS = [
   'BucketClient', 'BucketError', 'CLIENT_ERRORS', 'ClientError', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS',
-  'PROTOCOL_VERSION', 'VERSION', 'downloadFile', 'resolveDestination', 'uploadFile',
+  'PROTOCOL_VERSION', 'VERSION', 'closesConnection', 'downloadFile', 'resolveDestination', 'uploadFile',
 ];
 const SERVER_EXPORTS = [
   'BucketError', 'BucketServer', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS', 'FsStorage', 'PROTOCOL_VERSION',
-  'VERSION', 'createLogger',
+  'UnsafeRootError', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'closesConnection', 'createLogger',
 ];
 
 test('the package exports a working client library', async () => {

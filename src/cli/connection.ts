@@ -1,0 +1,58 @@
+/**
+ * The connection a front end works through: opened when first needed,
+ * opened again after it was closed (a cancelled transfer closes it), and
+ * replaced once, transparently, when the server closed it for being idle.
+ */
+import { BucketClient } from '../client/client.js';
+import { BucketError } from '../errors.js';
+import { formatAddress } from './options.js';
+
+export class ServerConnection {
+  readonly host: string;
+  readonly port: number;
+  /** HOST:PORT, as people write it. */
+  readonly address: string;
+  #client: BucketClient | undefined;
+
+  constructor(host: string, port: number) {
+    this.host = host;
+    this.port = port;
+    this.address = formatAddress(host, port);
+  }
+
+  /** Runs `work` with a connected client. */
+  async use<T>(work: (client: BucketClient) => Promise<T>): Promise<T> {
+    const client = await this.#connected();
+    try {
+      return await work(client);
+    } catch (error) {
+      if (!(error instanceof BucketError && error.code === 'IDLE_TIMEOUT')) throw error;
+      // The server closed a connection left idle; a fresh one will do.
+      client.close();
+      return work(await this.#connected());
+    }
+  }
+
+  /** Connects now, if not connected (to fail early, before any question). */
+  async open(): Promise<void> {
+    await this.#connected();
+  }
+
+  /** Says goodbye to the server, if connected, and closes. */
+  async exit(): Promise<void> {
+    await this.#client?.exit();
+    this.close();
+  }
+
+  close(): void {
+    this.#client?.close();
+    this.#client = undefined;
+  }
+
+  async #connected(): Promise<BucketClient> {
+    if (this.#client === undefined || this.#client.closed) {
+      this.#client = await BucketClient.connect({ host: this.host, port: this.port });
+    }
+    return this.#client;
+  }
+}

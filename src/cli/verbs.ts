@@ -1,0 +1,28 @@
+/**
+ * The shell's own command words. They are the seed's nine, spelled as the
+ * protocol spells them, but kept apart from the protocol's COMMANDS so that
+ * a command added to the protocol never becomes a shell word by accident.
+ */
+
+export const SHELL_VERBS = [
+  'HELLO',
+  'EXIT',
+  'NEW_BUCKET',
+  'LIST_BUCKET',
+  'DELETE_BUCKET',
+  'UPLOAD_FILE',
+  'LIST_FILE',
+  'DOWNLOAD_FILE',
+  'DELETE_FILE',
+] as const;
+
+export type ShellVerb = (typeof SHELL_VERBS)[number];
+
+export function isShellVerb(word: string): word is ShellVerb {
+  return (SHELL_VERBS as readonly string[]).includes(word);
+}
+
+/** Ends an exhaustive switch: the compiler refuses a case left out. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled case: ${String(value)}`);
+}
