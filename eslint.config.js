@@ -19,7 +19,8 @@ const FORBIDDEN = {
   storage: ['protocol', 'net', 'server', 'client', 'cli'],
   server: ['client', 'cli'],
   client: ['storage', 'server', 'cli'],
-  cli: ['storage', 'server'],
+  // The CLI speaks the protocol only through the client library (STYLE.md).
+  cli: ['protocol', 'net', 'storage', 'server'],
   util: LAYERS,
 };
 

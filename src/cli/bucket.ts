@@ -3,7 +3,7 @@
  * bucket — the interactive client. Connects to bucketd, then loops on a
  * prompt; works the same with its input piped, which is how scripts use it.
  */
-import { DEFAULT_PORT } from '../protocol/defaults.js';
+import { DEFAULT_PORT } from '../client/index.js';
 import { ServerConnection } from './connection.js';
 import { HumanOutput } from './human-output.js';
 import { runMain } from './main.js';

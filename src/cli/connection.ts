@@ -13,6 +13,9 @@ export class ServerConnection {
   /** HOST:PORT, as people write it. */
   readonly address: string;
   #client: BucketClient | undefined;
+  #noticeListeners = new Set<(notice: BucketError) => void>();
+  /** The server said it is shutting down: no point connecting again. */
+  #shutDown: BucketError | undefined;
 
   constructor(host: string, port: number) {
     this.host = host;
@@ -33,6 +36,15 @@ export class ServerConnection {
     }
   }
 
+  /**
+   * Calls `listener` when the server says, unasked, that it is shutting
+   * down or has closed an idle connection. Returns what undoes it.
+   */
+  onNotice(listener: (notice: BucketError) => void): () => void {
+    this.#noticeListeners.add(listener);
+    return () => this.#noticeListeners.delete(listener);
+  }
+
   /** Connects now, if not connected (to fail early, before any question). */
   async open(): Promise<void> {
     await this.#connected();
@@ -50,8 +62,14 @@ export class ServerConnection {
   }
 
   async #connected(): Promise<BucketClient> {
+    if (this.#shutDown) throw this.#shutDown;
     if (this.#client === undefined || this.#client.closed) {
-      this.#client = await BucketClient.connect({ host: this.host, port: this.port });
+      const client = await BucketClient.connect({ host: this.host, port: this.port });
+      client.onNotice((notice) => {
+        if (notice.code === 'SHUTTING_DOWN') this.#shutDown = notice;
+        for (const listener of this.#noticeListeners) listener(notice);
+      });
+      this.#client = client;
     }
     return this.#client;
   }

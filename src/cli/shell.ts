@@ -47,6 +47,7 @@ export class Shell {
   readonly #progress: NodeJS.WriteStream;
   #transfer: AbortController | undefined;
   #failed = false;
+  #shutdownShown = false;
 
   constructor(options: ShellOptions) {
     this.#connection = options.connection;
@@ -61,6 +62,12 @@ export class Shell {
    */
   async run(): Promise<number> {
     const restoreInterrupt = this.#prompter.onInterrupt(() => this.interrupt());
+    // Said at once, even while the person is still typing: the next command will fail.
+    const stopNotices = this.#connection.onNotice((notice) => {
+      if (notice.code !== 'SHUTTING_DOWN') return;
+      this.#output.failure(notice);
+      this.#shutdownShown = true;
+    });
     try {
       if ((await this.#attempt(() => this.#connection.open())) !== 'next') return 1;
       this.#prompter.note(`connected to bucketd at ${this.#connection.address}; commands: ${SHELL_VERBS.join(', ')}`);
@@ -84,6 +91,7 @@ export class Shell {
       await this.#connection.exit();
       return this.#failed && !this.#prompter.interactive ? 1 : 0;
     } finally {
+      stopNotices();
       restoreInterrupt();
       this.#connection.close();
     }
@@ -122,7 +130,7 @@ export class Shell {
   }
 
   #report(failure: Failure): void {
-    this.#output.failure(failure);
+    if (!(failure.code === 'SHUTTING_DOWN' && this.#shutdownShown)) this.#output.failure(failure);
     if (!NOT_COUNTED.has(failure.code)) this.#failed = true;
   }
 

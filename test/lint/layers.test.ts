@@ -108,6 +108,8 @@ const ROWS: Row[] = [
   ['src/cli/shell.ts', from('../storage/fs/fs-storage.js'), [IMPORTS]],
   ['src/cli/servers.ts', from('../server/server.js'), [IMPORTS]],
   ['src/cli/shell.ts', from('../client/index.js'), []],
+  ['src/cli/shell.ts', from('../protocol/requests.js'), [IMPORTS]],
+  ['src/cli/options.ts', from('../net/frame-reader.js'), [IMPORTS]],
   ['src/cli/bucketd.ts', from('../server/server.js'), []],
   ['src/cli/bucketd.ts', from('../storage/fs/fs-storage.js'), []],
   ['src/cli/server-options.ts', from('../server/server.js'), []],
