@@ -19,7 +19,8 @@ import {
   storageShareOf,
 } from '../server/server.js';
 import { errnoOf } from '../storage/fs/os-errors.js';
-import { FsStorage, UnsafeRootError } from '../storage/fs/fs-storage.js';
+import { UnsafeRootError } from '../storage/fs/fs-storage.js';
+import { openStorage, UnsupportedStoreError } from '../storage/open.js';
 import { VERSION } from '../version.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
@@ -102,8 +103,8 @@ runMain({
     if (root === undefined || root === '') throw new UsageError('no ROOT folder given');
 
     const logger = createLogger(logLevel);
-    const storage = await FsStorage.open(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
-      if (error instanceof UnsafeRootError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
+    const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
+      if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
       const code = errnoOf(error);
       const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
       throw new Error(`cannot use ${root} as the root folder: ${reason}`);
@@ -144,7 +145,7 @@ runMain({
       const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : (errnoOf(error) ?? String(error));
       throw new Error(`cannot listen on ${formatAddress(host, port)}: ${reason}`);
     });
-    process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)} (root ${storage.root})\n`);
+    process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)} (root ${storage.description})\n`);
     return undefined; // serves until a signal stops it
   },
 });

@@ -23,6 +23,4 @@ export function isShellVerb(word: string): word is ShellVerb {
 }
 
 /** Ends an exhaustive switch: the compiler refuses a case left out. */
-export function assertNever(value: never): never {
-  throw new Error(`unhandled case: ${String(value)}`);
-}
+export { assertNever } from '../util/never.js';

@@ -3,6 +3,7 @@
  * no spaces (the seed's rule), e.g. `UPLOAD_FILE,photos,cat.jpg,52133`.
  */
 import type { ErrorCode } from '../errors.js';
+import { assertNever } from '../util/never.js';
 import { isSha256Hex } from '../util/sha256.js';
 import { decodeField, encodeField } from './fields.js';
 
@@ -155,6 +156,8 @@ export function encodeRequest(request: Request): Buffer {
     case 'DELETE_FILE':
       fields.push(request.bucket, request.name);
       break;
+    default:
+      return assertNever(request);
   }
   return Buffer.from([request.command, ...fields.map(encodeField)].join(',') + '\n', 'latin1');
 }

@@ -5,6 +5,7 @@
  */
 import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_ITEM, BYE, FILE_DELETED, FILE_ITEM, HELLO } from '../protocol/messages.js';
 import type { Request } from '../protocol/requests.js';
+import { assertNever } from '../util/never.js';
 import { plural } from '../util/plural.js';
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from '../version.js';
 import type { Exchange, Outcome } from './exchange.js';
@@ -53,5 +54,7 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
     case 'DOWNLOAD_FILE':
       exchange.describe({ bucket: request.bucket, name: request.name });
       return sendDownload(request, exchange);
+    default:
+      return assertNever(request);
   }
 }
