@@ -4,25 +4,17 @@
  * NO_SPACE, and nothing partial is left.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
 import { BucketError } from '../../src/errors.js';
+import { mountTinyDisk, unmountTinyDisk } from '../helpers/disk.js';
 import { startServer, tempDir } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
 
-function mountTinyDisk(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A source that gives its bytes slowly, so two uploads overlap. */
 function trickle(size: number): Readable {
@@ -79,7 +71,7 @@ test('a full disk gives NO_SPACE and leaves nothing partial', async (t) => {
     for (const c of clients) c.close();
   } finally {
     await server.stop();
-    execFileSync('umount', [disk], { stdio: 'ignore' });
+    unmountTinyDisk(disk);
     await rm(base, { recursive: true, force: true });
   }
 });

@@ -6,12 +6,12 @@
  * space.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { RawPeer } from '../helpers/raw.js';
+import { mountTinyDisk, unmountTinyDisk } from '../helpers/disk.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -19,14 +19,6 @@ const DISK = '12m';
 const SIZE = 7 * MiB;
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-function mountTinyDisk(dir: string, size: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function freeBytes(dir: string): Promise<number> {
   const stats = await statfs(dir);
@@ -72,7 +64,7 @@ async function withTinyDisk(
   } finally {
     for (const peer of peers) peer.close();
     await server?.stop();
-    execFileSync('umount', [disk], { stdio: 'ignore' });
+    unmountTinyDisk(disk);
     await rm(base, { recursive: true, force: true });
   }
 }

@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
+import { hashingSink } from '../helpers/sinks.js';
 
 const SIZE = 1024 ** 3 + 12_345; // just over 1 GiB, and not a multiple of any chunk size
 const CHUNK = 1024 * 1024;
@@ -65,20 +66,11 @@ describe('a file over 1 GiB', () => {
     assert.equal(stored.sha256, expected);
     assert.equal((await stat(path.join(server.root, 'big', 'huge.bin'))).size, SIZE);
 
-    const hash = createHash('sha256');
-    let received = 0;
-    const sink = new Writable({
-      highWaterMark: CHUNK,
-      write(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        received += chunk.length;
-        done();
-      },
-    });
-    const fetched = await client.download('big', 'huge.bin', sink);
-    assert.equal(received, SIZE);
+    const received = hashingSink();
+    const fetched = await client.download('big', 'huge.bin', received.sink);
+    assert.equal(received.received, SIZE);
     assert.equal(fetched.sha256, expected);
-    assert.equal(hash.digest('hex'), expected);
+    assert.equal(received.digest(), expected);
     await client.exit();
 
     const peak = await server.peakRss();

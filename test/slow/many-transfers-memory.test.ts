@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
+import { hashingSink } from '../helpers/sinks.js';
 
 const MiB = 1024 * 1024;
 const SIZE = MiB;
@@ -86,19 +87,11 @@ test(`${UPLOADERS} uploads and ${DOWNLOADERS} downloads of 1 MiB at once: all ve
         assert.equal(stored.sha256, uploadSha[i], `upload ${i}`);
       }),
       ...downloadSha.map(async (expected, i) => {
-        const hash = createHash('sha256');
-        let received = 0;
-        const sink = new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            hash.update(chunk);
-            received += chunk.length;
-            done();
-          },
-        });
-        const fetched = await workers[UPLOADERS + i]!.download('downs', `d-${i}.bin`, sink);
-        assert.equal(received, SIZE, `download ${i} size`);
+        const received = hashingSink();
+        const fetched = await workers[UPLOADERS + i]!.download('downs', `d-${i}.bin`, received.sink);
+        assert.equal(received.received, SIZE, `download ${i} size`);
         assert.equal(fetched.sha256, expected, `download ${i}`);
-        assert.equal(hash.digest('hex'), expected, `download ${i} bytes`);
+        assert.equal(received.digest(), expected, `download ${i} bytes`);
       }),
     ]);
     clearTimeout(gateTimer);

@@ -9,10 +9,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
+import { hashingSink } from '../helpers/sinks.js';
 
 const MiB = 1024 * 1024;
 const FILE_SIZE = 16 * MiB;
@@ -93,19 +94,11 @@ test(`${READERS} stalled readers of a 16 MiB file: server memory stays bounded`,
 
     // The server is still whole: a normal download arrives intact.
     const client = await BucketClient.connect({ port: server.port });
-    const hash = createHash('sha256');
-    let received = 0;
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        received += chunk.length;
-        done();
-      },
-    });
-    const result = await client.download('big', 'f.bin', sink);
-    assert.equal(received, FILE_SIZE);
+    const received = hashingSink();
+    const result = await client.download('big', 'f.bin', received.sink);
+    assert.equal(received.received, FILE_SIZE);
     assert.equal(result.sha256, sha(data));
-    assert.equal(hash.digest('hex'), sha(data));
+    assert.equal(received.digest(), sha(data));
     await client.exit();
   } finally {
     for (const socket of sockets) socket.destroy();
