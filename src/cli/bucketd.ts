@@ -10,7 +10,7 @@ import {
   DEFAULT_BUFFER_MEMORY,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_MAX_CONNECTIONS_PER_IP,
   DEFAULT_MIN_RATE,
   DEFAULT_PORT,
   DEFAULT_RATE_WINDOW_MS,
@@ -42,7 +42,7 @@ options:
   --rate-window SECONDS    the window of --min-rate (default ${DEFAULT_RATE_WINDOW_MS / 1000})
   --max-file-size SIZE     refuse uploads larger than SIZE, e.g. 10G (default: no limit)
   --max-connections N      clients served at once (default ${DEFAULT_MAX_CONNECTIONS})
-  --max-connections-per-address N  clients served at once from one IP address (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
+  --max-connections-per-ip N  clients served at once from one IP address (default ${DEFAULT_MAX_CONNECTIONS_PER_IP})
   --buffer-memory SIZE     the most held in transfer buffers, all clients together
                            (default ${DEFAULT_BUFFER_MEMORY / 1024 / 1024}M)
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
@@ -63,7 +63,7 @@ runMain({
     'rate-window': { type: 'string' },
     'max-file-size': { type: 'string' },
     'max-connections': { type: 'string' },
-    'max-connections-per-address': { type: 'string' },
+    'max-connections-per-ip': { type: 'string' },
     'buffer-memory': { type: 'string' },
     'shutdown-grace': { type: 'string' },
     'log-level': { type: 'string' },
@@ -97,7 +97,7 @@ runMain({
     const bufferMemory = bytes('buffer-memory', DEFAULT_BUFFER_MEMORY);
     if (bufferMemory < 3 * 1024 * 1024) throw new UsageError('--buffer-memory must be at least 3M');
     const maxConnections = count('max-connections', DEFAULT_MAX_CONNECTIONS);
-    const maxConnectionsPerAddress = count('max-connections-per-address', DEFAULT_MAX_CONNECTIONS_PER_ADDRESS);
+    const maxConnectionsPerIp = count('max-connections-per-ip', DEFAULT_MAX_CONNECTIONS_PER_IP);
 
     const root = positionals[0] ?? (await askForRoot(process.stdin, process.stderr, process.stdin.isTTY === true));
     if (root === undefined || root === '') throw new UsageError('no ROOT folder given');
@@ -121,7 +121,7 @@ runMain({
       shutdownGraceMs,
       maxFileSize,
       maxConnections,
-      maxConnectionsPerAddress,
+      maxConnectionsPerIp,
       bufferMemory,
     });
     // Signals are handled before the address is announced, so that whoever

@@ -23,7 +23,7 @@ export const DEFAULT_MIN_RATE = 1024;
 export const DEFAULT_RATE_WINDOW_MS = 30_000;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
-export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 32;
 export const DEFAULT_BUFFER_MEMORY = 48 * 1024 * 1024;
 
 // Downloads read in chunks of this size, from the server-wide pool.
@@ -45,7 +45,7 @@ export interface ServerOptions {
   /** Largest upload accepted, in bytes. */
   maxFileSize?: number;
   maxConnections?: number;
-  maxConnectionsPerAddress?: number;
+  maxConnectionsPerIp?: number;
   maxLineBytes?: number;
   shutdownGraceMs?: number;
   /**
@@ -80,7 +80,7 @@ export class BucketServer {
       rateWindowMs: DEFAULT_RATE_WINDOW_MS,
       maxFileSize: Number.MAX_SAFE_INTEGER,
       maxConnections: DEFAULT_MAX_CONNECTIONS,
-      maxConnectionsPerAddress: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+      maxConnectionsPerIp: DEFAULT_MAX_CONNECTIONS_PER_IP,
       maxLineBytes: DEFAULT_MAX_LINE_BYTES,
       shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
       bufferMemory: DEFAULT_BUFFER_MEMORY,
@@ -144,7 +144,7 @@ export class BucketServer {
       ? encodeErrorReply('SHUTTING_DOWN')
       : this.#connections.size >= this.#options.maxConnections
         ? encodeErrorReply('TOO_MANY_CONNECTIONS')
-        : (this.#perAddress.get(address) ?? 0) >= this.#options.maxConnectionsPerAddress
+        : (this.#perAddress.get(address) ?? 0) >= this.#options.maxConnectionsPerIp
           ? encodeErrorReply('TOO_MANY_CONNECTIONS', `too many connections from ${address}; try again later`)
           : undefined;
     if (refusal) {

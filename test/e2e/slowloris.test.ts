@@ -1,7 +1,7 @@
 /**
  * Slow clients cannot hold the server: a request line that drips in is cut
  * off after --request-timeout (408,REQUEST_TIMEOUT), one address cannot take
- * more than --max-connections-per-address slots (503,TOO_MANY_CONNECTIONS),
+ * more than --max-connections-per-ip slots (503,TOO_MANY_CONNECTIONS),
  * so a client from another address is still served; and an upload body that
  * drips in below --min-rate gets 408,TOO_SLOW, a close, and stores nothing.
  */
@@ -68,7 +68,7 @@ test('dripped request lines: per-address limit, REQUEST_TIMEOUT, and other addre
     if (probe instanceof Dripper) probe.socket.destroy();
     server = await startServer({
       root,
-      args: ['--max-connections', '40', '--max-connections-per-address', '20', '--request-timeout', '1.5'],
+      args: ['--max-connections', '40', '--max-connections-per-ip', '20', '--request-timeout', '1.5'],
     });
     // 40 connections from 127.0.0.2, each sending one byte of a line that never ends every 300 ms.
     for (let i = 0; i < 40; i++) {

@@ -48,7 +48,7 @@ test(`${UPLOADERS} uploads and ${DOWNLOADERS} downloads of 1 MiB at once: all ve
   let server: RunningServer | undefined;
   const clients: BucketClient[] = [];
   try {
-    server = await startServer({ root, args: ['--max-connections', '2000', '--max-connections-per-address', '2000'] });
+    server = await startServer({ root, args: ['--max-connections', '2000', '--max-connections-per-ip', '2000'] });
     // The files to download, uploaded one by one beforehand.
     const setup = await BucketClient.connect({ port: server.port });
     clients.push(setup);

@@ -58,7 +58,7 @@ test(`${READERS} stalled readers of a 16 MiB file: server memory stays bounded`,
   let server: RunningServer | undefined;
   const sockets: net.Socket[] = [];
   try {
-    server = await startServer({ root, args: ['--max-connections-per-address', '1000'] });
+    server = await startServer({ root, args: ['--max-connections-per-ip', '1000'] });
     const { port } = server;
     const data = randomBytes(FILE_SIZE);
     const setup = await BucketClient.connect({ port: server.port });
