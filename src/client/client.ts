@@ -219,9 +219,9 @@ export class BucketClient {
     const window = new FlowWindow(BODY_IN_FLIGHT_BYTES);
     let sent = 0;
     try {
-      for await (const chunk of source) {
+      for await (const chunk of readSource(source, options.signal)) {
         if (early !== undefined) break;
-        const bytes = chunk as Uint8Array;
+        const bytes = chunk;
         sent += bytes.length;
         if (sent > size) throw new ClientError('SOURCE_CHANGED');
         hash.update(bytes);
@@ -418,10 +418,10 @@ export class BucketClient {
       link.lookout = undefined;
       frame = await (pending ?? link.reader.next());
     } catch (error) {
-      throw this.#lost(error);
+      throw this.#lost(error, link);
     }
-    if (frame.kind === 'end') throw this.#lost();
-    if (frame.kind === 'line-too-long') throw this.#protocolError('over-long line');
+    if (frame.kind === 'end') throw this.#lost(undefined, link);
+    if (frame.kind === 'line-too-long') throw this.#protocolError('over-long line', link);
     return frame;
   }
 
@@ -481,17 +481,21 @@ export class BucketClient {
     this.#reconnect = true;
   }
 
-  #lost(cause?: unknown): ClientError {
-    this.#link.closed = true;
-    this.#link.socket.destroy();
+  /**
+   * The connection `link` is gone. A read may fail late, after a cancel
+   * replaced the connection: only the link it belongs to is dropped.
+   */
+  #lost(cause: unknown, link: Link = this.#link): ClientError {
+    link.closed = true;
+    link.socket.destroy();
     const error = new ClientError('CONNECTION_LOST', 'the server closed the connection', { cause });
-    this.#endedBy ??= error;
+    if (link === this.#link) this.#endedBy ??= error;
     return error;
   }
 
-  #protocolError(what: string): ClientError {
-    this.#link.closed = true;
-    this.#link.socket.destroy();
+  #protocolError(what: string, link: Link = this.#link): ClientError {
+    link.closed = true;
+    link.socket.destroy();
     return new ClientError('PROTOCOL_ERROR', `the server sent an unexpected ${what}`);
   }
 }
@@ -521,6 +525,39 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const item of items) all.push(item);
   return all;
+}
+
+/**
+ * The chunks of an upload's source. A failure to read is the local side's
+ * (LOCAL_FILE_ERROR); an abort ends the wait even for a source gone quiet;
+ * and the source is stopped however the upload ends.
+ */
+async function* readSource(source: Readable | AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  const iterator = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(new ClientError('CANCELLED'));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await (signal ? Promise.race([iterator.next(), aborted]) : iterator.next());
+      } catch (error) {
+        if (error instanceof ClientError) throw error;
+        throw new ClientError('LOCAL_FILE_ERROR', `cannot read what is being uploaded: ${describe(error)}`, { cause: error });
+      }
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
+    else void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
 }
 
 function describe(error: unknown): string {

@@ -25,8 +25,7 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
       return 'continue';
     }
     case 'LIST_BUCKET': {
-      const listing = await exchange.storage.listBuckets();
-      await exchange.list(BUCKET_ITEM, listing, plural(listing.count, 'bucket'));
+      await exchange.list(BUCKET_ITEM, () => exchange.storage.listBuckets(), (count) => plural(count, 'bucket'));
       return 'continue';
     }
     case 'DELETE_BUCKET': {
@@ -38,8 +37,7 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
     }
     case 'LIST_FILE': {
       exchange.describe({ bucket: request.bucket });
-      const listing = await exchange.storage.listFiles(request.bucket);
-      await exchange.list(FILE_ITEM, listing, `${plural(listing.count, 'file')} in "${request.bucket}"`);
+      await exchange.list(FILE_ITEM, () => exchange.storage.listFiles(request.bucket), (count) => `${plural(count, 'file')} in "${request.bucket}"`);
       return 'continue';
     }
     case 'DELETE_FILE': {

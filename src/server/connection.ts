@@ -15,8 +15,11 @@ import { parseRequest, type Request } from '../protocol/requests.js';
 import type { Storage } from '../storage/storage.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 import type { FlowWindow } from '../util/flow.js';
+import type { Semaphore } from '../util/semaphore.js';
 import { writeChunk } from '../util/streams.js';
 import { handleRequest } from './commands.js';
+import { ConnectionLender } from './lender.js';
+import { startRateGuard, type Guard } from './rate-guard.js';
 import { ConnectionGone, type Exchange, type Outcome } from './exchange.js';
 import type { Logger } from './logger.js';
 import type { CloseReason, RequestRecord, ServerHooks, Session } from './session.js';
@@ -35,6 +38,8 @@ export interface ConnectionOptions {
   maxLineBytes: number;
   downloadBuffers: BufferPool;
   readBudget: FlowWindow;
+  /** Listings taken and being sent at once, server-wide. */
+  listings: Semaphore;
 }
 
 // How long a closing connection may take to read our last reply.
@@ -67,12 +72,18 @@ export class Connection {
   #current: RequestState | undefined;
   #lineTimer: NodeJS.Timeout | undefined;
   #awaitingLine = false;
+  /** A download body is on its way out: no line may be sent until it ends. */
+  #bodyOut = false;
+  readonly #lender: ConnectionLender;
 
   constructor(socket: Socket, session: Session, options: ConnectionOptions) {
     this.#socket = socket;
     this.#options = options;
     this.session = session;
     this.#reader = new FrameReader(socket, new FrameDecoder({ maxLineBytes: options.maxLineBytes }), { budget: options.readBudget });
+    this.#lender = new ConnectionLender(options.downloadBuffers, this.#abort.signal);
+    // Whatever a handler waits for (a pool buffer) stops waiting when the peer goes.
+    socket.once('close', () => this.#abort.abort(new ConnectionGone('connection closed')));
     socket.setNoDelay(true);
     if (options.idleTimeoutMs > 0) {
       socket.setTimeout(options.idleTimeoutMs, () => {
@@ -95,6 +106,7 @@ export class Connection {
     try {
       while (!this.#closing) {
         this.#busy = false;
+        const lineStart = this.#reader.decoder.consumedBytes;
         const frame = await this.#nextRequestFrame();
         this.#busy = true;
         // Closed while waiting (idle timeout, shutdown): run nothing more.
@@ -104,8 +116,11 @@ export class Connection {
           break;
         }
         if (frame.kind !== 'line') continue; // Only lines come between requests.
-        const outcome = await this.#serveRequest(frame.line, exchange);
-        if (outcome === 'close') break;
+        const outcome = await this.#serveRequest(frame.line, lineStart, exchange);
+        if (outcome === 'close') {
+          if (!this.#closing && this.#closeReason !== 'exit') this.#closeReason = 'after-error';
+          break;
+        }
       }
     } catch (error) {
       if (!this.#closing) this.#closeReason = 'error';
@@ -130,12 +145,12 @@ export class Connection {
   }
 
   /** One request, from its line to its end; the one place where requests end. */
-  async #serveRequest(line: Buffer, exchange: Exchange): Promise<Outcome> {
+  async #serveRequest(line: Buffer, lineStart: number, exchange: Exchange): Promise<Outcome> {
     const state: RequestState = {
       command: undefined,
       outcome: 'OK',
       status: 0,
-      bytesIn: this.#reader.decoder.consumedBytes - line.length - 1,
+      bytesIn: lineStart,
       bytesOut: this.#socket.bytesWritten,
       started: performance.now(),
     };
@@ -156,7 +171,12 @@ export class Connection {
         await this.#options.hooks.beforeRequest?.(this.session, request);
         outcome = await handleRequest(request, exchange);
       } catch (error) {
-        if (error instanceof ConnectionGone) throw error;
+        if (error instanceof ConnectionGone) {
+          // The connection went before the request's end: no final reply.
+          if (state.outcome === 'OK') state.outcome = 'CONNECTION_LOST';
+          state.status = 0;
+          throw error;
+        }
         await exchange.fail(error);
         outcome = error instanceof BucketError && error.closesConnection ? 'close' : 'continue';
       }
@@ -198,26 +218,21 @@ export class Connection {
   }
 
   #exchange(): Exchange {
-    const pool = this.#options.downloadBuffers;
-    const signal = this.#abort.signal;
     return {
       storage: this.#options.storage,
       session: this.session,
       logger: this.#options.logger,
       maxFileSize: this.#options.maxFileSize,
-      buffers: {
-        chunkSize: pool.chunkSize,
-        borrow: () => pool.borrow(signal),
-        giveBack: (buffer) => pool.giveBack(buffer),
-        get available() {
-          return pool.available;
-        },
-      },
+      buffers: this.#lender,
       reply: async (codec, value, message) => {
         this.#noteStatus(codec.status);
         await this.#send(encodeTyped(codec, value, message));
       },
-      list: (codec, listing, message) => this.#sendList(listing, message, (item) => encodeTypedItem(codec, item)),
+      list: (codec, take, message) =>
+        this.#options.listings.run(async () => {
+          const listing = await take();
+          await this.#sendList(listing, message(listing.count), (item) => encodeTypedItem(codec, item));
+        }, this.#abort.signal),
       fail: (error) => this.#sendError(error),
       sendBody: (data) => this.#sendBody(data),
       // A read that fails is the connection going (a reset, a timeout that
@@ -228,6 +243,9 @@ export class Connection {
         }),
       expectBody: (size) => this.#reader.decoder.expectBody(size),
       guardRate: () => this.#guardRate(),
+      bodyOut: (on) => {
+        this.#bodyOut = on;
+      },
       describe: (target) => {
         if (!this.#current) return;
         if (target.bucket !== undefined) this.#current.bucket = target.bucket;
@@ -238,12 +256,37 @@ export class Connection {
 
   async #sendList<T>(listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer): Promise<void> {
     this.#noteStatus(200);
-    let batch: Buffer[] = [encodeTyped(LIST_HEAD, { count: listing.count }, message)];
+    // Items are lines the client counts: failing among them means closing
+    // without a line, as inside a body.
+    const guard = this.#guardRate();
+    this.#bodyOut = true;
+    try {
+      await this.#sendItems(listing, message, encode, guard);
+    } finally {
+      this.#bodyOut = false;
+      guard.stop();
+    }
+  }
+
+  async #sendItems<T>(listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer, guard: Guard): Promise<void> {
+    const head = encodeTyped(LIST_HEAD, { count: listing.count }, message);
+    const pages = listing.pages[Symbol.asyncIterator]();
+    try {
+      await this.#sendPages(pages, listing.count, head, encode, guard);
+    } finally {
+      await pages.return?.();
+    }
+  }
+
+  async #sendPages<T>(pages: AsyncIterator<readonly T[]>, count: number, head: Buffer, encode: (item: T) => Buffer, guard: Guard): Promise<void> {
+    let batch = [head];
     let batchBytes = 0;
     let sent = 0;
-    for await (const page of listing.pages) {
+    // Building a page is the server's own time, not the reader's.
+    for (let step = await guard.paused(pages.next()); !step.done; step = await guard.paused(pages.next())) {
+      const page = step.value;
       for (const item of page) {
-        if (sent === listing.count) break; // never more lines than announced
+        if (sent === count) break; // never more lines than announced
         const line = encode(item);
         batch.push(line);
         batchBytes += line.length;
@@ -255,10 +298,10 @@ export class Connection {
         }
       }
     }
-    if (sent !== listing.count) {
+    if (sent !== count) {
       // The backend broke its promise; the client is waiting for lines that
       // will never come, so the stream cannot be kept in step.
-      this.#options.logger.error('listing shorter than announced', { announced: listing.count, sent });
+      this.#options.logger.error('listing shorter than announced', { announced: count, sent });
       throw new ConnectionGone('listing shorter than announced');
     }
     if (batch.length > 0) await this.#send(Buffer.concat(batch));
@@ -280,19 +323,15 @@ export class Connection {
     await this.#send(encodeErrorReply('INTERNAL'));
   }
 
-  /**
-   * Checks, every rate window, that the connection moved at least
-   * min-rate × window bytes (in and out together); closes it otherwise.
-   */
-  #guardRate(): () => void {
+  /** Holds this connection's transfer to the minimum rate (see rate-guard.ts); closes it if too slow. */
+  #guardRate(): Guard {
     const { minRate, rateWindowMs } = this.#options;
-    if (minRate <= 0 || rateWindowMs <= 0) return () => undefined;
-    let last = this.#socket.bytesRead + this.#socket.bytesWritten;
-    const timer = setInterval(() => {
-      const now = this.#socket.bytesRead + this.#socket.bytesWritten;
-      if (now - last < (minRate * rateWindowMs) / 1000) {
-        clearInterval(timer);
-        this.#options.logger.info('transfer too slow; closing', { peer: this.session.peer, bytes: now - last, windowMs: rateWindowMs });
+    return startRateGuard(
+      minRate,
+      rateWindowMs,
+      () => this.#socket.bytesRead + this.#socket.bytesWritten,
+      (bytes, ms) => {
+        this.#options.logger.info('transfer too slow; closing', { peer: this.session.peer, bytes, ms: Math.round(ms) });
         if (this.#current) {
           this.#current.outcome = 'TOO_SLOW';
           this.#current.status = ERRORS.TOO_SLOW.status;
@@ -301,12 +340,8 @@ export class Connection {
         // behind the body: then the connection just goes.
         const stalledReader = this.#socket.writableLength > 0;
         this.#closeWith('too-slow', encodeErrorReply('TOO_SLOW', `fewer than ${minRate} bytes per second over ${rateWindowMs / 1000} s; closing`), stalledReader);
-        return;
-      }
-      last = now;
-    }, rateWindowMs);
-    timer.unref();
-    return () => clearInterval(timer);
+      },
+    );
   }
 
   #armLineDeadline(): void {
@@ -368,6 +403,9 @@ export class Connection {
     this.#closing = true;
     const socket = this.#socket;
     if (socket.destroyed) return;
+    // Inside a download body a line would be taken for the file's bytes:
+    // the documented way to fail there is to close without one.
+    if (this.#bodyOut) now = true;
     if (now) {
       // A stalled reader would never get the last line behind the queued
       // body; free what is queued and go.

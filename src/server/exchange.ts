@@ -3,6 +3,7 @@ import type { ReadResult } from '../net/frame-reader.js';
 import type { ItemCodec, ReplyCodec } from '../protocol/messages.js';
 import type { BufferLender, Listing, Storage } from '../storage/storage.js';
 import type { Logger } from './logger.js';
+import type { Guard } from './rate-guard.js';
 import type { Session } from './session.js';
 
 export interface Exchange {
@@ -12,10 +13,17 @@ export interface Exchange {
   readonly maxFileSize: number;
   /** Download buffers from the server-wide budget, bound to this connection. */
   readonly buffers: BufferLender & { readonly available: boolean };
+  /** Marks a download body going out: until it ends, failing means closing without a line. */
+  bodyOut(on: boolean): void;
   /** Sends a typed reply. */
   reply<T>(codec: ReplyCodec<T>, value: T, message?: string): Promise<void>;
-  /** Sends a list reply: its head with the count, then every item, with backpressure. */
-  list<T>(codec: ItemCodec<T>, listing: Listing<T>, message: string): Promise<void>;
+  /**
+   * Takes a listing and sends it: its head with the count, then every item,
+   * with backpressure. Listings taken at once are limited server-wide (each
+   * holds a snapshot), and a reader that stops reading is held to the
+   * minimum rate like a body.
+   */
+  list<T>(codec: ItemCodec<T>, take: () => Promise<Listing<T>>, message: (count: number) => string): Promise<void>;
   /** Sends the error reply for a failure: its code, or INTERNAL. */
   fail(error: unknown): Promise<void>;
   /**
@@ -25,8 +33,8 @@ export interface Exchange {
   sendBody(data: Buffer): Promise<void>;
   next(): Promise<ReadResult>;
   expectBody(size: number): void;
-  /** Holds a body to the server's minimum rate until the returned function is called. */
-  guardRate(): () => void;
+  /** Holds a body to the server's minimum rate until the guard is stopped; the server's own waits go in `guard.paused()`. */
+  guardRate(): Guard;
   /** What the request is about, for its record. */
   describe(target: { bucket?: string; name?: string }): void;
 }

@@ -11,6 +11,7 @@ import { encodeErrorReply } from '../protocol/replies.js';
 import type { Storage } from '../storage/storage.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { FlowWindow } from '../util/flow.js';
+import { Semaphore } from '../util/semaphore.js';
 import { Connection } from './connection.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerHooks, Session } from './session.js';
@@ -25,6 +26,10 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 32;
 export const DEFAULT_BUFFER_MEMORY = 48 * 1024 * 1024;
+export const DEFAULT_MAX_CONCURRENT_LISTINGS = 8;
+
+// How long a refused connection may linger to read its refusal.
+const REFUSAL_LINGER_MS = 2000;
 
 // Downloads read in chunks of this size, from the server-wide pool.
 const DOWNLOAD_CHUNK_BYTES = 256 * 1024;
@@ -55,6 +60,8 @@ export interface ServerOptions {
    * of uploads on their way to the disk (see storageShareOf).
    */
   bufferMemory?: number;
+  /** Listings being taken or sent at once; each holds a snapshot of its bucket's names. */
+  maxConcurrentListings?: number;
 }
 
 export class BucketServer {
@@ -63,8 +70,10 @@ export class BucketServer {
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
   readonly #served = new Set<Promise<void>>();
+  readonly #refused = new Set<net.Socket>();
   readonly #downloadBuffers: BufferPool;
   readonly #readBudget: FlowWindow;
+  readonly #listings: Semaphore;
   #nextSessionId = 1;
   #closing: Promise<void> | undefined;
 
@@ -84,11 +93,13 @@ export class BucketServer {
       maxLineBytes: DEFAULT_MAX_LINE_BYTES,
       shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
       bufferMemory: DEFAULT_BUFFER_MEMORY,
+      maxConcurrentListings: DEFAULT_MAX_CONCURRENT_LISTINGS,
       ...definedOnly(options),
     };
     const share = storageShareOf(this.#options.bufferMemory);
     this.#downloadBuffers = new BufferPool(share, DOWNLOAD_CHUNK_BYTES);
     this.#readBudget = new FlowWindow(share);
+    this.#listings = new Semaphore(this.#options.maxConcurrentListings);
     // allowHalfOpen: a client that sends its last request and then shuts
     // its side still gets every reply.
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
@@ -134,8 +145,26 @@ export class BucketServer {
       for (const connection of this.#connections) connection.destroy();
       await Promise.allSettled([...this.#served]);
     }
+    for (const socket of this.#refused) socket.destroy();
     await stopped;
     await this.#options.storage.close();
+  }
+
+  /**
+   * Sends a refusal and closes. The peer gets a moment to read it, on a
+   * hard deadline (a peer that keeps sending cannot hold the socket), and
+   * a stop destroys refused sockets still lingering.
+   */
+  #refuse(socket: net.Socket, line: Buffer): void {
+    this.#refused.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.#refused.delete(socket);
+    });
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+    socket.end(line);
+    socket.resume();
   }
 
   #accept(socket: net.Socket): void {
@@ -148,10 +177,7 @@ export class BucketServer {
           ? encodeErrorReply('TOO_MANY_CONNECTIONS', `too many connections from ${address}; try again later`)
           : undefined;
     if (refusal) {
-      socket.on('error', () => undefined);
-      socket.end(refusal);
-      socket.setTimeout(2000, () => socket.destroy());
-      socket.resume();
+      this.#refuse(socket, refusal);
       return;
     }
     const session: Session = {
@@ -162,7 +188,7 @@ export class BucketServer {
       connectedAt: new Date(),
       requests: 0,
     };
-    const connection = new Connection(socket, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget });
+    const connection = new Connection(socket, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget, listings: this.#listings });
     this.#connections.add(connection);
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
     const served = connection.serve().finally(() => {

@@ -25,8 +25,11 @@ export interface RequestRecord {
   command: Command | undefined;
   bucket?: string;
   name?: string;
-  /** 'OK', or the error code the reply carried. */
-  outcome: 'OK' | AnyErrorCode;
+  /**
+   * 'OK'; the error code the reply carried; or 'CONNECTION_LOST' when the
+   * connection failed before the request's final reply (status then 0).
+   */
+  outcome: 'OK' | 'CONNECTION_LOST' | AnyErrorCode;
   /** Status of the final reply; 0 when the connection failed before one was sent. */
   status: number;
   /** Bytes read and written on the connection for this request, body included. */
@@ -35,7 +38,8 @@ export interface RequestRecord {
   durationMs: number;
 }
 
-export type CloseReason = 'exit' | 'peer-closed' | 'error' | 'idle-timeout' | 'request-timeout' | 'too-slow' | 'line-too-long' | 'protocol-error' | 'shutdown';
+/** Why a connection ended: the first cause wins. 'after-error': the server closed after an error reply that ends the exchange. */
+export type CloseReason = 'exit' | 'peer-closed' | 'error' | 'idle-timeout' | 'request-timeout' | 'too-slow' | 'line-too-long' | 'after-error' | 'shutdown';
 
 export interface ServerHooks {
   /**

@@ -28,7 +28,7 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
     await answer();
     return 'close';
   };
-  const stopGuard = exchange.guardRate();
+  const guard = exchange.guardRate();
   try {
     await exchange.reply(UPLOAD_GO_AHEAD, { name: upload.name, size: request.size });
     exchange.expectBody(request.size);
@@ -36,7 +36,7 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
       const frame = await exchange.next();
       if (frame.kind === 'body') {
         try {
-          await upload.write(frame.chunk);
+          await guard.paused(upload.write(frame.chunk)); // waiting on the disk is not the client's time
         } catch (error) {
           // The client is still sending: answer now and close, since the
           // rest of its body can no longer go anywhere.
@@ -52,21 +52,21 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
       const sha256 = frame.kind === 'trailer' ? parseUploadTrailer(frame.line) : undefined;
       if (sha256 === undefined) return await refuse(() => exchange.fail(new BucketError('BAD_TRAILER')));
       settled = true;
-      stopGuard();
+      guard.stop();
       const stored = await upload.commit(sha256); // on failure, nothing was stored
       await exchange.reply(UPLOAD_STORED, { bucket: request.bucket, ...stored });
       exchange.logger.info('file stored', { peer: exchange.session.peer, bucket: request.bucket, name: stored.name, size: stored.size });
       return 'continue';
     }
   } finally {
-    stopGuard();
+    guard.stop();
     if (!settled) await upload.abort(); // the connection failed mid-body
   }
 }
 
 export async function sendDownload(request: Extract<Request, { command: 'DOWNLOAD_FILE' }>, exchange: Exchange): Promise<Outcome> {
   const source = await exchange.storage.openFile(request.bucket, request.name);
-  const stopGuard = exchange.guardRate();
+  const guard = exchange.guardRate();
   try {
     await exchange.reply(DOWNLOAD_GO_AHEAD, { name: source.name, size: source.size });
     const download = new VerifiedDownload(source);
@@ -75,14 +75,23 @@ export async function sendDownload(request: Extract<Request, { command: 'DOWNLOA
     // in flight — or one, while the pool is spent, so a stalled reader
     // pins as little as possible.
     const inFlight: Array<Promise<void>> = [];
+    exchange.bodyOut(true);
     try {
-      for await (const chunk of download.chunks(exchange.buffers)) {
-        const sent = exchange.sendBody(chunk.bytes).finally(() => chunk.release());
-        sent.catch(() => undefined); // awaited below, or the connection is gone
-        inFlight.push(sent);
-        while (inFlight.length >= DOWNLOAD_CHUNKS_IN_FLIGHT || (inFlight.length > 0 && !exchange.buffers.available)) await inFlight.shift();
+      const chunks = download.chunks(exchange.buffers);
+      try {
+        // Reading the disk is the server's own time, not the reader's.
+        for (let step = await guard.paused(chunks.next()); !step.done; step = await guard.paused(chunks.next())) {
+          const chunk = step.value;
+          const sent = exchange.sendBody(chunk.bytes).finally(() => chunk.release());
+          sent.catch(() => undefined); // awaited below, or the connection is gone
+          inFlight.push(sent);
+          while (inFlight.length >= DOWNLOAD_CHUNKS_IN_FLIGHT || (inFlight.length > 0 && !exchange.buffers.available)) await inFlight.shift();
+        }
+      } finally {
+        await chunks.return(undefined); // lets the source release what it holds
       }
       await Promise.all(inFlight);
+      exchange.bodyOut(false);
     } catch (error) {
       if (error instanceof ConnectionGone) throw error;
       exchange.logger.error('read failed during download', { bucket: request.bucket, name: source.name, error: String(error) });
@@ -102,7 +111,7 @@ export async function sendDownload(request: Extract<Request, { command: 'DOWNLOA
     await exchange.reply(DOWNLOAD_DONE, { sha256: check.sha256 }, `sent ${source.size} bytes`);
     return 'continue';
   } finally {
-    stopGuard();
+    guard.stop();
     await source.close();
   }
 }

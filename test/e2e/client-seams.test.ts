@@ -67,3 +67,43 @@ test('an error code this client does not know arrives as that code', async () =>
     fake.close();
   }
 });
+
+test('cancelling an upload whose source went quiet ends it at once; the client goes on', async () => {
+  const server = await startServer();
+  try {
+    const client = await BucketClient.connect({ port: server.port });
+    await client.createBucket('box');
+    const { PassThrough } = await import('node:stream');
+    const source = new PassThrough();
+    source.write(Buffer.alloc(1000)); // then nothing more, ever
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    await assert.rejects(client.upload('box', 'quiet.bin', source, 1_000_000, { signal: controller.signal }), (error: unknown) => (error as { code?: string }).code === 'CANCELLED');
+    assert.ok(Date.now() - started < 5000, 'the cancel did not wait for the source');
+    assert.ok(source.destroyed, 'the source was stopped');
+    assert.equal((await client.hello()).name, 'bucketd');
+    assert.deepEqual(await client.listFiles('box'), []);
+    await client.exit();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a source that fails to read is a local error, and the client goes on', async () => {
+  const server = await startServer();
+  try {
+    const client = await BucketClient.connect({ port: server.port });
+    await client.createBucket('box');
+    const failing = new Readable({
+      read() {
+        this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
+      },
+    });
+    await assert.rejects(client.upload('box', 'broken.bin', failing, 10), (error: unknown) => (error as { code?: string }).code === 'LOCAL_FILE_ERROR');
+    assert.deepEqual(await client.listFiles('box'), []);
+    await client.exit();
+  } finally {
+    await server.stop();
+  }
+});

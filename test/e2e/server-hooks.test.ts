@@ -47,11 +47,24 @@ test('every request ends at one point that knows what it did', async () => {
     await assert.rejects(client.listFiles('nosuch'));
     await client.exit();
     const raw = await RawPeer.connect(port);
-    raw.send('hello\n');
+    raw.send('hello\r\n');
     await raw.line();
     raw.socket.end();
-    // Hooks run as requests end; give the last connection a moment to close.
-    for (let i = 0; i < 100 && closed.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const trailer = await RawPeer.connect(port);
+    trailer.send('UPLOAD_FILE,photos,t.txt,3\n');
+    await trailer.line();
+    trailer.send('abcnot a trailer\n');
+    await trailer.line();
+    await trailer.closedByPeer();
+    const big = await BucketClient.connect({ port });
+    await big.upload('photos', 'big.bin', Readable.from([Buffer.alloc(16 * 1024 * 1024, 2)]), 16 * 1024 * 1024);
+    await big.exit();
+    const dropped = await RawPeer.connect(port);
+    dropped.send('DOWNLOAD_FILE,photos,big.bin\n');
+    await dropped.line();
+    dropped.socket.destroy(); // gone mid-body
+    // Hooks run as requests end; give the last connections a moment to close.
+    for (let i = 0; i < 100 && closed.length < 5; i++) await new Promise((resolve) => setTimeout(resolve, 20));
 
     const summary = records.map(({ record }) => [record.command ?? '-', record.outcome, record.status]);
     assert.deepEqual(summary, [
@@ -64,7 +77,13 @@ test('every request ends at one point that knows what it did', async () => {
       ['LIST_FILE', 'NO_SUCH_BUCKET', 404],
       ['EXIT', 'OK', 221],
       ['-', 'UNKNOWN_COMMAND', 400],
+      ['UPLOAD_FILE', 'BAD_TRAILER', 400],
+      ['UPLOAD_FILE', 'OK', 201],
+      ['EXIT', 'OK', 221],
+      ['DOWNLOAD_FILE', 'CONNECTION_LOST', 0],
     ]);
+    assert.equal(records[8]!.record.bytesIn, 'hello\r\n'.length);
+    assert.equal(records[12]!.record.bytesIn, 'DOWNLOAD_FILE,photos,big.bin\n'.length);
     const upload = records[2]!.record;
     assert.equal(upload.bucket, 'photos');
     assert.equal(upload.name, 'a.bin');
@@ -75,8 +94,8 @@ test('every request ends at one point that knows what it did', async () => {
     assert.equal(records[0]!.session.id, records[7]!.session.id);
     assert.notEqual(records[0]!.session.id, records[8]!.session.id);
     assert.equal(records[7]!.session.requests, 8);
-    assert.deepEqual(opened.length, 2);
-    assert.deepEqual(closed, ['exit', 'peer-closed']);
+    assert.deepEqual(opened.length, 5);
+    assert.deepEqual(closed.sort(), ['after-error', 'error', 'exit', 'exit', 'peer-closed']);
   } finally {
     await server.close();
     await rm(base, { recursive: true, force: true });

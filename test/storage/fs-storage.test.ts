@@ -149,6 +149,28 @@ describe('FsStorage refuses links in its bookkeeping folder', () => {
     });
   }
 
+  test('bookkeeping folders replaced by links while running are refused, never followed', async () => {
+    const base = await tempDir();
+    try {
+      const root = path.join(base, 'root');
+      const outside = path.join(base, 'outside');
+      await mkdir(outside);
+      const storage = await FsStorage.open(root);
+      await storage.createBucket('bkt');
+      for (const folder of ['tmp', 'sums', 'trash']) {
+        const real = path.join(root, HIDDEN_DIR, folder);
+        await rm(real, { recursive: true, force: true });
+        await symlink(outside, real);
+      }
+      await rejectsWith(storage.startUpload('bkt', 'a.txt', 1), 'STORAGE_FAILED');
+      await rejectsWith(storage.deleteBucket('bkt', { force: true }), 'STORAGE_FAILED');
+      assert.deepEqual(await readdir(outside), []);
+      await storage.close();
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
   test('links among the checksum records are removed, never written through', async () => {
     const base = await tempDir();
     try {

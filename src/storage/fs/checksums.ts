@@ -9,9 +9,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSha256Hex } from '../../util/sha256.js';
+import { assertRealFolders } from './layout.js';
 import { errnoOf } from './os-errors.js';
 
 interface ChecksumRecord {
@@ -31,11 +32,14 @@ export interface FileIdentity {
 export class ChecksumStore {
   readonly #dir: string;
   readonly #tmpDir: string;
+  readonly #guarded: string[];
   readonly #onRepair: (message: string) => void;
 
-  constructor(dir: string, tmpDir: string, onRepair: (message: string) => void = () => undefined) {
+  /** `guarded`: folders that must still be real before each use (the bookkeeping folder and these). */
+  constructor(dir: string, tmpDir: string, guarded: string[], onRepair: (message: string) => void = () => undefined) {
     this.#dir = dir;
     this.#tmpDir = tmpDir;
+    this.#guarded = guarded;
     this.#onRepair = onRepair;
   }
 
@@ -53,22 +57,19 @@ export class ChecksumStore {
 
   /** The recorded SHA-256, if there is a record and it still matches. */
   async lookup(bucket: string, name: string, identity: FileIdentity): Promise<string | undefined> {
-    let record: Partial<ChecksumRecord>;
-    try {
-      const bucketDir = await this.#bucketRecords(bucket, false);
-      if (bucketDir === undefined) return undefined;
-      const text = await readFile(path.join(bucketDir, name), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
-      record = JSON.parse(text) as Partial<ChecksumRecord>;
-    } catch {
-      return undefined;
-    }
-    const matches =
-      typeof record.sha256 === 'string' &&
-      isSha256Hex(record.sha256) &&
-      record.size === Number(identity.size) &&
-      record.mtimeNs === identity.mtimeNs.toString() &&
-      record.ino === identity.ino.toString();
-    return matches ? record.sha256 : undefined;
+    const bucketDir = await this.#bucketRecords(bucket, false).catch(() => undefined);
+    return bucketDir === undefined ? undefined : readRecord(bucketDir, name, identity);
+  }
+
+  /**
+   * For looking up many files of one bucket (a listing): the folder is
+   * checked and read once, and only names that have a record are opened.
+   */
+  async bucketReader(bucket: string): Promise<(name: string, identity: FileIdentity) => Promise<string | undefined>> {
+    const bucketDir = await this.#bucketRecords(bucket, false).catch(() => undefined);
+    if (bucketDir === undefined) return async () => undefined;
+    const recorded = new Set(await readdir(bucketDir).catch(() => [] as string[]));
+    return async (name, identity) => (recorded.has(name) ? readRecord(bucketDir, name, identity) : undefined);
   }
 
   async forget(bucket: string, name: string): Promise<void> {
@@ -78,6 +79,7 @@ export class ChecksumStore {
 
   /** rm removes a link itself, never what it points to. */
   async forgetBucket(bucket: string): Promise<void> {
+    await assertRealFolders(...this.#guarded);
     await rm(path.join(this.#dir, bucket), { recursive: true, force: true });
   }
 
@@ -86,6 +88,7 @@ export class ChecksumStore {
    * a link in its place is removed and reported.
    */
   async #bucketRecords(bucket: string, create: boolean): Promise<string | undefined> {
+    await assertRealFolders(...this.#guarded);
     const dir = path.join(this.#dir, bucket);
     const stats = await lstat(dir).catch((error: unknown) => {
       if (errnoOf(error) === 'ENOENT') return undefined;
@@ -103,4 +106,22 @@ export class ChecksumStore {
     });
     return dir;
   }
+}
+
+/** The record's SHA-256 if it is well formed and still matches the file's identity. */
+async function readRecord(bucketDir: string, name: string, identity: FileIdentity): Promise<string | undefined> {
+  let record: Partial<ChecksumRecord>;
+  try {
+    const text = await readFile(path.join(bucketDir, name), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+    record = JSON.parse(text) as Partial<ChecksumRecord>;
+  } catch {
+    return undefined;
+  }
+  const matches =
+    typeof record.sha256 === 'string' &&
+    isSha256Hex(record.sha256) &&
+    record.size === Number(identity.size) &&
+    record.mtimeNs === identity.mtimeNs.toString() &&
+    record.ino === identity.ino.toString();
+  return matches ? record.sha256 : undefined;
 }

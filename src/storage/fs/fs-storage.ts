@@ -56,8 +56,8 @@ export class FsStorage implements Storage {
     this.#layout = layout;
     this.root = layout.root;
     this.description = layout.root;
-    this.#checksums = new ChecksumStore(layout.sumsDir, layout.tmpDir, options.onRepair);
-    this.#trash = new Trash(layout.trashDir);
+    this.#checksums = new ChecksumStore(layout.sumsDir, layout.tmpDir, [layout.hiddenDir, layout.sumsDir, layout.tmpDir], options.onRepair);
+    this.#trash = new Trash(layout.trashDir, [layout.hiddenDir, layout.trashDir]);
     this.#space = new SpaceReserver(layout.tmpDir);
     this.#writeBudget = new FlowWindow(options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES);
     this.#writePerUpload = options.writeBufferPerUpload ?? WRITE_BUFFER_PER_UPLOAD;
@@ -140,6 +140,7 @@ export class FsStorage implements Storage {
 
   async startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink> {
     const { fileName } = await this.#locate(bucket, name);
+    await this.#layout.assertBookkeeping(this.#layout.tmpDir);
     const reservation = await this.#space.reserve(declaredSize);
     const tmpPath = path.join(this.#layout.tmpDir, `${randomBytes(12).toString('hex')}.upload`);
     try {

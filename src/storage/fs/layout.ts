@@ -71,6 +71,11 @@ export class FsLayout {
   bucketPath(bucket: string): string {
     return path.join(this.root, checkBucketName(bucket));
   }
+
+  /** Fails unless `.bucketd` and the named subfolders are still real folders. */
+  async assertBookkeeping(...dirs: string[]): Promise<void> {
+    await assertRealFolders(this.hiddenDir, ...dirs);
+  }
 }
 
 async function realFolder(dir: string, what: string): Promise<void> {
@@ -92,6 +97,20 @@ async function ensureRealFolder(dir: string): Promise<void> {
     throw new UnsafeRootError(`${dir} is a symbolic link; bucketd never follows links in its bookkeeping folder. Remove it (and check who put it there), then start again`);
   }
   if (!stats.isDirectory()) throw new UnsafeRootError(`${dir} is not a folder; remove it, then start again`);
+}
+
+/**
+ * Checks, before a use, that bookkeeping folders are still real folders: a
+ * link planted while the server runs makes the operation fail
+ * (STORAGE_FAILED), never reach outside ROOT.
+ */
+export async function assertRealFolders(...dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const stats = await lstat(dir).catch(() => undefined);
+    if (!stats?.isDirectory()) {
+      throw new BucketError('STORAGE_FAILED', `the server could not complete the storage operation: its bookkeeping folder ${path.basename(dir)} is ${stats?.isSymbolicLink() ? 'a symbolic link' : 'missing'}`);
+    }
+  }
 }
 
 /** fsyncs a folder, so that a rename into it or out of it survives a crash. */

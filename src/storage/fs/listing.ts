@@ -1,9 +1,10 @@
 /**
  * Listing a bucket folder in bounded memory. First a snapshot: the names
  * of the regular files and what identifies each version (size, mtime,
- * inode) — small, and enough to announce the count and sort. Then pages:
- * the checksum records are looked up a page at a time, so the full
- * FileInfo of every file never exists at once.
+ * inode), in typed arrays — about a hundred bytes a file, enough to
+ * announce the count and sort. Then pages: the checksum records are looked
+ * up a page at a time, so the full FileInfo of every file never exists at
+ * once.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,29 +17,38 @@ import type { ChecksumStore } from './checksums.js';
 const STAT_CONCURRENCY = 32;
 const PAGE_SIZE = 500;
 
-interface Snapshot {
-  name: string;
-  size: bigint;
-  mtimeNs: bigint;
-  ino: bigint;
-}
-
 export async function listBucketFolder(bucket: string, dir: string, checksums: ChecksumStore): Promise<Listing<FileInfo>> {
-  const names = (await readdir(dir)).filter(isListableName);
-  const stats = await mapLimit(names, STAT_CONCURRENCY, async (name): Promise<Snapshot | undefined> => {
-    const stat = await lstat(path.join(dir, name), { bigint: true }).catch(() => undefined);
-    // Regular files only: a folder or a link put there by hand is not a file of ours.
-    return stat?.isFile() ? { name, size: stat.size, mtimeNs: stat.mtimeNs, ino: stat.ino } : undefined;
-  });
-  const files = stats.filter((entry): entry is Snapshot => entry !== undefined).sort((a, b) => compareNames(a.name, b.name));
+  const candidates = (await readdir(dir)).filter(isListableName);
+  const sizes = new Float64Array(candidates.length);
+  const mtimes = new BigInt64Array(candidates.length);
+  const inodes = new BigUint64Array(candidates.length);
+  const isFile = new Uint8Array(candidates.length);
+  await mapLimit(
+    candidates.map((_, index) => index),
+    STAT_CONCURRENCY,
+    async (index) => {
+      const stat = await lstat(path.join(dir, candidates[index]!), { bigint: true }).catch(() => undefined);
+      // Regular files only: a folder or a link put there by hand is not a file of ours.
+      if (!stat?.isFile()) return;
+      isFile[index] = 1;
+      sizes[index] = Number(stat.size);
+      mtimes[index] = stat.mtimeNs;
+      inodes[index] = stat.ino;
+    },
+  );
+  const order = Uint32Array.from(candidates.keys())
+    .filter((index) => isFile[index] === 1)
+    .sort((a, b) => compareNames(candidates[a]!, candidates[b]!));
+  const lookup = await checksums.bucketReader(bucket);
   return {
-    count: files.length,
+    count: order.length,
     pages: (async function* () {
-      for (let at = 0; at < files.length; at += PAGE_SIZE) {
-        const page = files.slice(at, at + PAGE_SIZE);
-        yield await mapLimit(page, STAT_CONCURRENCY, async (file): Promise<FileInfo> => {
-          const info: FileInfo = { name: file.name, size: Number(file.size), modifiedAt: new Date(Number(file.mtimeNs / 1_000_000n)) };
-          const sha256 = await checksums.lookup(bucket, file.name, file);
+      for (let at = 0; at < order.length; at += PAGE_SIZE) {
+        yield await mapLimit(Array.from(order.subarray(at, at + PAGE_SIZE)), STAT_CONCURRENCY, async (index): Promise<FileInfo> => {
+          const name = candidates[index]!;
+          const identity = { size: BigInt(sizes[index]!), mtimeNs: mtimes[index]!, ino: inodes[index]! };
+          const info: FileInfo = { name, size: sizes[index]!, modifiedAt: new Date(Number(identity.mtimeNs / 1_000_000n)) };
+          const sha256 = await lookup(name, identity);
           if (sha256 !== undefined) info.sha256 = sha256;
           return info;
         });

@@ -7,13 +7,17 @@
 import { randomBytes } from 'node:crypto';
 import { link, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { assertRealFolders } from './layout.js';
 
 export class Trash {
   readonly #dir: string;
+  readonly #guarded: string[];
   readonly #background = new Set<Promise<void>>();
 
-  constructor(dir: string) {
+  /** `guarded`: folders that must still be real before each use (the trash's parent and itself). */
+  constructor(dir: string, guarded: string[]) {
     this.#dir = dir;
+    this.#guarded = guarded;
   }
 
   /**
@@ -24,6 +28,7 @@ export class Trash {
   async keepAside(filePath: string): Promise<string | undefined> {
     const aside = path.join(this.#dir, `${randomBytes(8).toString('hex')}.replaced`);
     try {
+      await assertRealFolders(...this.#guarded);
       await link(filePath, aside);
       return aside;
     } catch {
@@ -34,6 +39,7 @@ export class Trash {
   /** Moves a folder or file into the trash; rejects as rename does. */
   async moveIn(from: string, label: string): Promise<string> {
     const to = path.join(this.#dir, `${label}-${randomBytes(6).toString('hex')}`);
+    await assertRealFolders(...this.#guarded);
     await rename(from, to);
     return to;
   }
