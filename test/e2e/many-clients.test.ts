@@ -13,7 +13,7 @@ describe('many clients at once', () => {
   let server: RunningServer;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ args: ['--max-connections-per-ip', String(CLIENTS)] });
     const setup = await BucketClient.connect({ port: server.port });
     await setup.createBucket('shared');
     await setup.exit();
