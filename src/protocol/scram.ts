@@ -326,7 +326,9 @@ export class ScramServer {
     if (this.#state !== undefined) throw new ScramError('OUT_OF_ORDER', 'start comes once');
     const first = parseClientFirst(clientFirst);
     const real = this.#lookup(first.user);
-    const verifier = real ?? this.#decoy(first.user);
+    // The decoy is made for every user, so that its cost tells nothing either.
+    const decoy = this.#decoy(first.user);
+    const verifier = real ?? decoy;
     const serverFirst = `r=${first.clientNonce}${this.#serverNonce},s=${verifier.salt},i=${verifier.iterations}`;
     this.#state = { first, serverFirst, verifier, known: real !== undefined };
     return serverFirst;

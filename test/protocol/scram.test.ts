@@ -202,6 +202,9 @@ const PARSERS: Array<[string, (text: string) => unknown]> = [
   ['parseServerFirst', parseServerFirst],
   ['parseClientFinal', parseClientFinal],
   ['parseServerFinal', parseServerFinal],
+  ['new ScramClient', (text) => new ScramClient(text, text, text).firstMessage()],
+  ['new ScramServer', (text) => new ScramServer(() => undefined, decoy, text)],
+  ['makeVerifier', (text) => makeVerifier(text, { salt: Buffer.from('s') })],
   ['ScramServer.start', (text) => serverFor({ alice: makeVerifier('pw', { salt: Buffer.from('s') }) }).start(text)],
   [
     'ScramServer.finish',
