@@ -95,6 +95,8 @@ export class UserStore {
   #signature: FileSignature | undefined;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  /** Counts snapshots, so that a reload that raced with a change does not undo it. */
+  #generation = 0;
   /** Changes made by this process, one at a time (the lock file serialises processes). */
   #changes: Promise<unknown> = Promise.resolve();
 
@@ -141,9 +143,12 @@ export class UserStore {
   }
 
   async #reloadIfChanged(): Promise<void> {
+    const generation = this.#generation;
     const signature = await statAccessFile(this.#file);
     if (signature === this.#signature) return;
     const loaded = await readAccessFile(this.#file);
+    // A change of our own came in meanwhile: it read the file under the lock, and is newer.
+    if (generation !== this.#generation) return;
     if (loaded === undefined) {
       // Removing the file by hand does not open the server to everyone.
       throw new AccessFileError(`${this.#file} has gone; keeping the users and grants last read from it`);
@@ -151,6 +156,7 @@ export class UserStore {
     if (loaded.signature === this.#signature) return;
     this.#snapshot = snapshotOf(loaded.document);
     this.#signature = loaded.signature;
+    this.#generation++;
     this.#options.onReload?.();
   }
 
@@ -305,6 +311,7 @@ export class UserStore {
             this.#signature = current?.signature;
           }
           this.#snapshot = snapshotOf(document);
+          this.#generation++;
         },
         this.#options.lock,
       ),
