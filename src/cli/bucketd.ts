@@ -2,7 +2,8 @@
 /**
  * bucketd [ROOT] — the server. Keeps buckets as folders under ROOT (asked
  * for if not given, created if absent) and serves them over TCP until
- * SIGINT or SIGTERM.
+ * SIGINT or SIGTERM. `bucketd user ...` and `bucketd bucket ...` manage its
+ * users and quotas instead (server-users.ts).
  */
 import { createLogger, isLogLevel } from '../server/logger.js';
 import {
@@ -25,6 +26,7 @@ import { VERSION } from '../version.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
 import { askForRoot } from './root-prompt.js';
+import { adminProgramOf, runAdminProgram } from './server-users.js';
 
 const USAGE = `usage: bucketd [options] [ROOT]
 
@@ -48,9 +50,14 @@ options:
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
   --log-level LEVEL        debug, info, warn, error or silent (default info)
   -h, --help               show this help
-  -V, --version            show the version`;
+  -V, --version            show the version
 
-runMain({
+bucketd user ... and bucketd bucket ... manage users, grants and quotas
+(bucketd user --help). A ROOT folder named user or bucket is written ./user.`;
+
+const adminProgram = adminProgramOf(process.argv.slice(2));
+if (adminProgram !== undefined) runAdminProgram(adminProgram);
+else runMain({
   name: 'bucketd',
   usage: USAGE,
   allowPositionals: true,
@@ -70,6 +77,10 @@ runMain({
   },
   async main({ values, positionals }) {
     if (positionals.length > 1) throw new UsageError('give one ROOT folder at most');
+    const word = positionals[0];
+    if (word !== undefined && adminProgramOf([word]) !== undefined) {
+      throw new UsageError(`the ${word} commands come first (bucketd ${word} ...); a ROOT folder named ${word} is written ./${word}`);
+    }
     const logLevel = values['log-level'] ?? 'info';
     if (!isLogLevel(logLevel)) throw new UsageError(`invalid --log-level "${logLevel}"`);
     const host = hostOf(values.host ?? process.env.BUCKETD_HOST);
