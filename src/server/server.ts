@@ -14,6 +14,7 @@ import { FlowWindow } from '../util/flow.js';
 import { Connection } from './connection.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerHooks, Session } from './session.js';
+import { TlsGate, type CertificateSummary, type TlsFiles } from './tls.js';
 
 export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 
@@ -55,10 +56,13 @@ export interface ServerOptions {
    * of uploads on their way to the disk (see storageShareOf).
    */
   bufferMemory?: number;
+  /** Serve TLS with this certificate and key (PEM), on the same port; plain-text clients are told so. */
+  tls?: TlsFiles;
 }
 
 export class BucketServer {
-  readonly #options: Required<ServerOptions>;
+  readonly #options: Required<Omit<ServerOptions, 'tls'>>;
+  readonly #gate: TlsGate;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
@@ -89,6 +93,8 @@ export class BucketServer {
     const share = storageShareOf(this.#options.bufferMemory);
     this.#downloadBuffers = new BufferPool(share, DOWNLOAD_CHUNK_BYTES);
     this.#readBudget = new FlowWindow(share);
+    const { idleTimeoutMs, requestTimeoutMs, logger } = this.#options;
+    this.#gate = new TlsGate(options.tls, { logger, idleTimeoutMs, handshakeTimeoutMs: requestTimeoutMs || idleTimeoutMs });
     // allowHalfOpen: a client that sends its last request and then shuts
     // its side still gets every reply.
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
@@ -96,6 +102,15 @@ export class BucketServer {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /**
+   * Serves new connections with this certificate and key; connections in
+   * flight keep theirs. A pair that cannot be used throws (TlsSetupError)
+   * and the old one stays in use.
+   */
+  reloadTls(files: TlsFiles): CertificateSummary {
+    return this.#gate.reload(files);
   }
 
   /** Starts listening; resolves with the bound address. */
@@ -123,6 +138,7 @@ export class BucketServer {
   async #close(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const connection of this.#connections) connection.shutdown();
+    this.#gate.shutdown();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#options.shutdownGraceMs);
@@ -132,6 +148,7 @@ export class BucketServer {
     if (result === 'timeout') {
       this.#options.logger.warn('grace period over; closing remaining connections', { connections: this.#connections.size });
       for (const connection of this.#connections) connection.destroy();
+      this.#gate.destroy();
       await Promise.allSettled([...this.#served]);
     }
     await stopped;
@@ -142,16 +159,13 @@ export class BucketServer {
     const address = socket.remoteAddress ?? '?';
     const refusal = this.#closing
       ? encodeErrorReply('SHUTTING_DOWN')
-      : this.#connections.size >= this.#options.maxConnections
+      : this.#served.size >= this.#options.maxConnections
         ? encodeErrorReply('TOO_MANY_CONNECTIONS')
         : (this.#perAddress.get(address) ?? 0) >= this.#options.maxConnectionsPerIp
           ? encodeErrorReply('TOO_MANY_CONNECTIONS', `too many connections from ${address}; try again later`)
           : undefined;
     if (refusal) {
-      socket.on('error', () => undefined);
-      socket.end(refusal);
-      socket.setTimeout(2000, () => socket.destroy());
-      socket.resume();
+      this.#gate.refuse(socket, refusal);
       return;
     }
     const session: Session = {
@@ -162,17 +176,28 @@ export class BucketServer {
       connectedAt: new Date(),
       requests: 0,
     };
-    const connection = new Connection(socket, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget });
-    this.#connections.add(connection);
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    const served = connection.serve().finally(() => {
-      this.#connections.delete(connection);
+    const served = this.#serve(socket, session).finally(() => {
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.#perAddress.set(address, left);
       else this.#perAddress.delete(address);
       this.#served.delete(served);
     });
     this.#served.add(served);
+  }
+
+  /** Serves one connection, in plain text or inside TLS, once the gate lets it through. */
+  async #serve(socket: net.Socket, session: Session): Promise<void> {
+    const stream = await this.#gate.open(socket, session.peer);
+    if (!stream) return;
+    const connection = new Connection(stream, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget });
+    this.#connections.add(connection);
+    if (this.#closing) connection.shutdown();
+    try {
+      await connection.serve();
+    } finally {
+      this.#connections.delete(connection);
+    }
   }
 }
 
