@@ -1,15 +1,17 @@
 /**
  * npm run bench — moves a 1 GiB file up to bucketd and back down, on a root
  * in tmpfs, and in the same run moves the same bytes through a plain Node
- * socket-to-file pipe (the baseline). Prints MB/s for each and the ratios.
- * Absolute numbers drift on shared machines; the ratios are the result.
+ * socket-to-file pipe (the baseline), and through bucketd over TLS (with a
+ * certificate made by openssl; the TLS rows are left out without it).
+ * Prints MB/s for each and the ratios. Absolute numbers drift on shared
+ * machines; the ratios are the result.
  *
  *   npm run bench                 # 1 GiB, best of 3 rounds
  *   BENCH_MB=256 BENCH_ROUNDS=5 npm run bench
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,6 +96,19 @@ async function makeSource(file: string): Promise<void> {
   await handle.close();
 }
 
+/** A self-signed certificate for 127.0.0.1 in `dir`, or undefined without openssl. */
+function makeCertificate(dir: string): { cert: string; key: string } | undefined {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    return { cert, key };
+  } catch {
+    console.error('openssl is not available: the TLS rows are left out');
+    return undefined;
+  }
+}
+
 const mbps = (seconds: number): number => SIZE / 1e6 / seconds;
 const best = (times: number[]): number => Math.min(...times);
 
@@ -115,8 +130,17 @@ async function main(): Promise<void> {
     children.push(tuned.child, plain.child, bucketd.child);
     const client = await BucketClient.connect({ port: bucketd.port });
     await client.createBucket('bench');
+    // The same server program over TLS, on a root of its own.
+    const certificate = makeCertificate(dir);
+    let tlsClient: BucketClient | undefined;
+    if (certificate) {
+      const secure = await startChild([BUCKETD, '--port', '0', '--log-level', 'warn', '--tls-cert', certificate.cert, '--tls-key', certificate.key, path.join(dir, 'tls-root')]);
+      children.push(secure.child);
+      tlsClient = await BucketClient.connect({ port: secure.port, tls: { ca: await readFile(certificate.cert) } });
+      await tlsClient.createBucket('bench');
+    }
 
-    const results = { pipeDefaultUp: [] as number[], pipeDefaultDown: [] as number[], pipeUp: [] as number[], pipeDown: [] as number[], up: [] as number[], down: [] as number[] };
+    const results = { pipeDefaultUp: [] as number[], pipeDefaultDown: [] as number[], pipeUp: [] as number[], pipeDown: [] as number[], up: [] as number[], down: [] as number[], tlsUp: [] as number[], tlsDown: [] as number[] };
     const target = path.join(dir, 'download.bin');
     for (let round = 0; round < ROUNDS; round++) {
       // Interleaved, so that a noisy neighbour hits every contender alike;
@@ -135,6 +159,14 @@ async function main(): Promise<void> {
       await rm(target, { force: true });
       results.down.push(await timed(async () => void (await downloadFile(client, 'bench', 'big.bin', target))));
       if ((await stat(target)).size !== SIZE) throw new Error('download size mismatch');
+      if (tlsClient) {
+        const secureClient = tlsClient;
+        await secureClient.deleteFile('bench', 'big.bin').catch(() => undefined);
+        results.tlsUp.push(await timed(async () => void (await uploadFile(secureClient, source, 'bench', 'big.bin'))));
+        await rm(target, { force: true });
+        results.tlsDown.push(await timed(async () => void (await downloadFile(secureClient, 'bench', 'big.bin', target))));
+        if ((await stat(target)).size !== SIZE) throw new Error('TLS download size mismatch');
+      }
     }
     // Many small files: a server that stalls on Nagle's algorithm and
     // delayed ACKs manages a few dozen a second; this shows there is none.
@@ -147,10 +179,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < SMALL_FILES; i++) await client.download('bench', `small-${i}.txt`, sink);
     const smallDownSeconds = Number(process.hrtime.bigint() - smallDownStarted) / 1e9;
     await client.exit();
+    await tlsClient?.exit();
 
-    const row = (label: string, times: number[], baseline?: number[]): string => {
+    const row = (label: string, times: number[], baseline?: number[], of = 'baseline'): string => {
       const speed = mbps(best(times));
-      const ratio = baseline ? `  ${((speed / mbps(best(baseline))) * 100).toFixed(0)}% of baseline` : '';
+      const ratio = baseline ? `  ${((speed / mbps(best(baseline))) * 100).toFixed(0)}% of ${of}` : '';
       return `${label.padEnd(44)} ${speed.toFixed(0).padStart(6)} MB/s${ratio}`;
     };
     console.log(`bucketd transfer benchmark: ${SIZE_MB} MiB, best of ${ROUNDS}, files in ${base}, node ${process.version}`);
@@ -162,6 +195,10 @@ async function main(): Promise<void> {
     console.log(row('bucketd DOWNLOAD_FILE (sha256 both sides)', results.down, results.pipeDown));
     console.log(row('bucketd UPLOAD_FILE vs default pipe', results.up, results.pipeDefaultUp));
     console.log(row('bucketd DOWNLOAD_FILE vs default pipe', results.down, results.pipeDefaultDown));
+    if (tlsClient) {
+      console.log(row('bucketd over TLS, UPLOAD_FILE', results.tlsUp, results.up, 'plain bucketd'));
+      console.log(row('bucketd over TLS, DOWNLOAD_FILE', results.tlsDown, results.down, 'plain bucketd'));
+    }
     console.log(`${'bucketd 4 KiB files, one connection, up'.padEnd(44)} ${(SMALL_FILES / smallUpSeconds).toFixed(0).padStart(6)} files/s`);
     console.log(`${'bucketd 4 KiB files, one connection, down'.padEnd(44)} ${(SMALL_FILES / smallDownSeconds).toFixed(0).padStart(6)} files/s`);
   } finally {

@@ -43,6 +43,9 @@ export const ERRORS = {
   TOO_MANY_CONNECTIONS: { status: 503, closes: true, message: 'too many connections; try again later' },
   SHUTTING_DOWN: { status: 503, closes: true, message: 'server is shutting down' },
   NO_SPACE: { status: 507, closes: false, message: 'the server is out of disk space' },
+  // TLS on the wire (docs/PROTOCOL.md, "TLS"): the client and server disagree about it.
+  TLS_REQUIRED: { status: 400, closes: true, message: 'this server speaks TLS only; connect with TLS (bucket --tls)' },
+  TLS_NOT_AVAILABLE: { status: 400, closes: true, message: 'this server does not speak TLS; connect without it' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -3,6 +3,7 @@ export * from './client/index.js';
 export { BucketError, closesConnection, ERRORS, type AnyErrorCode, type ErrorCode } from './errors.js';
 export { BucketServer, DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './server/server.js';
 export { createLogger, type Logger, type LogLevel } from './server/logger.js';
+export { TlsSetupError, type CertificateSummary, type TlsFiles } from './server/tls.js';
 export { FsStorage, UnsafeRootError, type FsStorageOptions } from './storage/fs/fs-storage.js';
 export type { CloseReason, RequestRecord, ServerHooks, Session } from './server/session.js';
 export { VerifiedDownload, VerifiedUpload } from './storage/verify.js';

@@ -10,6 +10,7 @@ import { runMain } from './main.js';
 import { hostOf, parsePort } from './options.js';
 import { Prompter } from './prompter.js';
 import { Shell } from './shell.js';
+import { TLS_OPTIONS, TLS_USAGE, tlsOptionOf } from './tls-options.js';
 import { SHELL_VERBS } from './verbs.js';
 
 const USAGE = `usage: bucket [--host HOST] [--port PORT]
@@ -23,6 +24,7 @@ With piped input, the exit code is 1 if any command failed.
 options:
   --host HOST    server address (default 127.0.0.1; env BUCKETD_HOST)
   --port PORT    server port (default ${DEFAULT_PORT}; env BUCKETD_PORT)
+${TLS_USAGE}
   -h, --help     show this help
   -V, --version  show the version`;
 
@@ -33,9 +35,11 @@ runMain({
   options: {
     host: { type: 'string' },
     port: { type: 'string' },
+    ...TLS_OPTIONS,
   },
   async main({ values }) {
-    const connection = new ServerConnection(hostOf(values.host ?? process.env.BUCKETD_HOST), parsePort(values.port ?? process.env.BUCKETD_PORT));
+    const tls = await tlsOptionOf(values, process.env, (line) => process.stderr.write(`bucket: ${line}\n`));
+    const connection = new ServerConnection(hostOf(values.host ?? process.env.BUCKETD_HOST), parsePort(values.port ?? process.env.BUCKETD_PORT), { tls });
     // A person at the keyboard gets prompts, on stderr if stdout is redirected
     // (`bucket | tee session.log`).
     const interactive = process.stdin.isTTY === true && (process.stdout.isTTY === true || process.stderr.isTTY === true);

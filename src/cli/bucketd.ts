@@ -26,6 +26,7 @@ import { VERSION } from '../version.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
 import { askForRoot } from './root-prompt.js';
+import { loadTlsFiles, reloadTlsOnHangup, tlsPathsOf } from './server-tls.js';
 import { adminProgramOf, runAdminProgram } from './server-users.js';
 
 const USAGE = `usage: bucketd [options] [ROOT]
@@ -49,6 +50,9 @@ options:
                            (default ${DEFAULT_BUFFER_MEMORY / 1024 / 1024}M)
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
   --log-level LEVEL        debug, info, warn, error or silent (default info)
+  --tls-cert FILE          serve TLS on the same port, with this certificate (PEM)
+  --tls-key FILE           and this private key (PEM); give both or neither;
+                           SIGHUP reads them again
   -h, --help               show this help
   -V, --version            show the version
 
@@ -74,6 +78,8 @@ else runMain({
     'buffer-memory': { type: 'string' },
     'shutdown-grace': { type: 'string' },
     'log-level': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
   async main({ values, positionals }) {
     if (positionals.length > 1) throw new UsageError('give one ROOT folder at most');
@@ -109,11 +115,13 @@ else runMain({
     if (bufferMemory < 3 * 1024 * 1024) throw new UsageError('--buffer-memory must be at least 3M');
     const maxConnections = count('max-connections', DEFAULT_MAX_CONNECTIONS);
     const maxConnectionsPerIp = count('max-connections-per-ip', DEFAULT_MAX_CONNECTIONS_PER_IP);
+    const tlsPaths = tlsPathsOf(values['tls-cert'], values['tls-key']);
 
     const root = positionals[0] ?? (await askForRoot(process.stdin, process.stderr, process.stdin.isTTY === true));
     if (root === undefined || root === '') throw new UsageError('no ROOT folder given');
 
     const logger = createLogger(logLevel);
+    const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
       if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
       const code = errnoOf(error);
@@ -134,6 +142,7 @@ else runMain({
       maxConnections,
       maxConnectionsPerIp,
       bufferMemory,
+      tls,
     });
     // Signals are handled before the address is announced, so that whoever
     // reads that line may stop the server at once.
@@ -152,11 +161,12 @@ else runMain({
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    if (tlsPaths) reloadTlsOnHangup(server, tlsPaths, logger);
     const address = await server.listen().catch((error: unknown) => {
       const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : (errnoOf(error) ?? String(error));
       throw new Error(`cannot listen on ${formatAddress(host, port)}: ${reason}`);
     });
-    process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)} (root ${storage.description})\n`);
+    process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)}${tls ? ' with TLS' : ''} (root ${storage.description})\n`);
     return undefined; // serves until a signal stops it
   },
 });

@@ -3,7 +3,7 @@
  * opened again after it was closed (a cancelled transfer closes it), and
  * replaced once, transparently, when the server closed it for being idle.
  */
-import { BucketClient } from '../client/client.js';
+import { BucketClient, type ConnectOptions } from '../client/client.js';
 import { BucketError } from '../errors.js';
 import { formatAddress } from './options.js';
 
@@ -12,14 +12,16 @@ export class ServerConnection {
   readonly port: number;
   /** HOST:PORT, as people write it. */
   readonly address: string;
+  readonly #connectOptions: Omit<ConnectOptions, 'host' | 'port'>;
   #client: BucketClient | undefined;
   #noticeListeners = new Set<(notice: BucketError) => void>();
   /** The server said it is shutting down: no point connecting again. */
   #shutDown: BucketError | undefined;
 
-  constructor(host: string, port: number) {
+  constructor(host: string, port: number, connectOptions: Omit<ConnectOptions, 'host' | 'port'> = {}) {
     this.host = host;
     this.port = port;
+    this.#connectOptions = connectOptions;
     this.address = formatAddress(host, port);
   }
 
@@ -64,7 +66,7 @@ export class ServerConnection {
   async #connected(): Promise<BucketClient> {
     if (this.#shutDown) throw this.#shutDown;
     if (this.#client === undefined || this.#client.closed) {
-      const client = await BucketClient.connect({ host: this.host, port: this.port });
+      const client = await BucketClient.connect({ ...this.#connectOptions, host: this.host, port: this.port });
       client.onNotice((notice) => {
         if (notice.code === 'SHUTTING_DOWN') this.#shutDown = notice;
         for (const listener of this.#noticeListeners) listener(notice);

@@ -33,6 +33,9 @@ const SESSION_ENDING: ReadonlySet<Failure['code']> = new Set([
   'CONNECTION_LOST',
   'PROTOCOL_ERROR',
   'SHUTTING_DOWN',
+  'TLS_UNTRUSTED',
+  'TLS_NOT_AVAILABLE',
+  'TLS_REQUIRED',
 ]);
 
 // Not a failure of the session: the person chose to stop the transfer.

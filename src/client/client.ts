@@ -40,12 +40,15 @@ import { encodeRequest, encodeUploadTrailer, type Request } from '../protocol/re
 import { FlowWindow } from '../util/flow.js';
 import { writeChunk, writeWindowed } from '../util/streams.js';
 import { ClientError } from './errors.js';
+import { openSocket, tlsMismatchOf, type TlsOption } from './transport.js';
 
 export interface ConnectOptions {
   host?: string;
   port?: number;
   /** Give up connecting after this long (default 10 s). */
   connectTimeoutMs?: number;
+  /** Speak TLS: `true` verifies the server against the system CAs; see TlsOption. */
+  tls?: TlsOption;
 }
 
 export type ServerHello = HelloReply;
@@ -88,6 +91,7 @@ export class BucketClient {
   readonly host: string;
   readonly port: number;
   readonly #connectTimeoutMs: number;
+  readonly #tls: TlsOption | undefined;
   #link: Link;
   #queue: Promise<unknown> = Promise.resolve();
   #busy = false;
@@ -97,10 +101,11 @@ export class BucketClient {
   #endedBy: BucketError | ClientError | undefined;
   #noticeListeners = new Set<(notice: BucketError) => void>();
 
-  private constructor(socket: net.Socket, host: string, port: number, connectTimeoutMs: number) {
+  private constructor(socket: net.Socket, host: string, port: number, connectTimeoutMs: number, tls: TlsOption | undefined) {
     this.host = host;
     this.port = port;
     this.#connectTimeoutMs = connectTimeoutMs;
+    this.#tls = tls;
     this.#link = this.#attach(socket);
   }
 
@@ -108,7 +113,7 @@ export class BucketClient {
     const host = options.host ?? DEFAULT_HOST;
     const port = options.port ?? DEFAULT_PORT;
     const timeout = options.connectTimeoutMs ?? 10_000;
-    return new BucketClient(await openSocket(host, port, timeout), host, port, timeout);
+    return new BucketClient(await openSocket({ host, port, timeoutMs: timeout, tls: options.tls }), host, port, timeout, options.tls);
   }
 
   /** True once the connection is gone (EXIT, the server leaving) and a call would fail. */
@@ -357,7 +362,7 @@ export class BucketClient {
     await previous;
     try {
       if (this.#reconnect) {
-        this.#link = this.#attach(await openSocket(this.host, this.port, this.#connectTimeoutMs));
+        this.#link = this.#attach(await openSocket({ host: this.host, port: this.port, timeoutMs: this.#connectTimeoutMs, tls: this.#tls }));
         this.#reconnect = false;
         this.#endedBy = undefined;
       }
@@ -391,11 +396,12 @@ export class BucketClient {
       return readTyped(codec, head);
     } catch (error) {
       if (error instanceof BucketError) {
+        const failure = tlsMismatchOf(error, this.host, this.port) ?? error;
         if (error.closesConnection) {
           this.#link.closed = true;
-          this.#endedBy = error;
+          this.#endedBy = failure;
         }
-        throw error;
+        throw failure;
       }
       if (error instanceof UnexpectedReply) throw this.#protocolError(codec.name);
       throw error;
@@ -498,27 +504,6 @@ export class BucketClient {
     link.socket.destroy();
     return new ClientError('PROTOCOL_ERROR', `the server sent an unexpected ${what}`);
   }
-}
-
-function openSocket(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
-  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new ClientError('CONNECT_TIMEOUT', `cannot connect to ${where}: no answer`));
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const reason = error.code === 'ECONNREFUSED' ? 'connection refused (is bucketd running?)' : (error.code ?? error.message);
-      reject(new ClientError('CONNECTION_REFUSED', `cannot connect to ${where}: ${reason}`, { cause: error }));
-    });
-  });
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -15,6 +15,7 @@ import { Semaphore } from '../util/semaphore.js';
 import { Connection } from './connection.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerHooks, Session } from './session.js';
+import { TlsGate, type CertificateSummary, type TlsFiles } from './tls.js';
 
 export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 
@@ -28,8 +29,9 @@ export const DEFAULT_MAX_CONNECTIONS_PER_IP = 32;
 export const DEFAULT_BUFFER_MEMORY = 48 * 1024 * 1024;
 export const DEFAULT_MAX_CONCURRENT_LISTINGS = 8;
 
-// How long a refused connection may linger to read its refusal.
-const REFUSAL_LINGER_MS = 2000;
+// The most a refused connection may linger to read its refusal (a TLS
+// handshake included).
+const REFUSAL_LINGER_MS = 5000;
 
 // Downloads read in chunks of this size, from the server-wide pool.
 const DOWNLOAD_CHUNK_BYTES = 256 * 1024;
@@ -62,10 +64,13 @@ export interface ServerOptions {
   bufferMemory?: number;
   /** Listings being taken or sent at once; each holds a snapshot of its bucket's names. */
   maxConcurrentListings?: number;
+  /** Serve TLS with this certificate and key (PEM), on the same port; plain-text clients are told so. */
+  tls?: TlsFiles;
 }
 
 export class BucketServer {
-  readonly #options: Required<ServerOptions>;
+  readonly #options: Required<Omit<ServerOptions, 'tls'>>;
+  readonly #gate: TlsGate;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #perAddress = new Map<string, number>();
@@ -100,6 +105,8 @@ export class BucketServer {
     this.#downloadBuffers = new BufferPool(share, DOWNLOAD_CHUNK_BYTES);
     this.#readBudget = new FlowWindow(share);
     this.#listings = new Semaphore(this.#options.maxConcurrentListings);
+    const { idleTimeoutMs, requestTimeoutMs, logger } = this.#options;
+    this.#gate = new TlsGate(options.tls, { logger, idleTimeoutMs, handshakeTimeoutMs: requestTimeoutMs || idleTimeoutMs });
     // allowHalfOpen: a client that sends its last request and then shuts
     // its side still gets every reply.
     this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
@@ -107,6 +114,15 @@ export class BucketServer {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /**
+   * Serves new connections with this certificate and key; connections in
+   * flight keep theirs. A pair that cannot be used throws (TlsSetupError)
+   * and the old one stays in use.
+   */
+  reloadTls(files: TlsFiles): CertificateSummary {
+    return this.#gate.reload(files);
   }
 
   /** Starts listening; resolves with the bound address. */
@@ -134,6 +150,7 @@ export class BucketServer {
   async #close(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const connection of this.#connections) connection.shutdown();
+    this.#gate.shutdown();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#options.shutdownGraceMs);
@@ -143,6 +160,7 @@ export class BucketServer {
     if (result === 'timeout') {
       this.#options.logger.warn('grace period over; closing remaining connections', { connections: this.#connections.size });
       for (const connection of this.#connections) connection.destroy();
+      this.#gate.destroy();
       await Promise.allSettled([...this.#served]);
     }
     for (const socket of this.#refused) socket.destroy();
@@ -151,27 +169,26 @@ export class BucketServer {
   }
 
   /**
-   * Sends a refusal and closes. The peer gets a moment to read it, on a
-   * hard deadline (a peer that keeps sending cannot hold the socket), and
-   * a stop destroys refused sockets still lingering.
+   * Sends a refusal and closes (through the gate: inside TLS to a client
+   * that starts a handshake). The peer gets a moment to read it, on a hard
+   * deadline (a peer that keeps sending cannot hold the socket), and a stop
+   * destroys refused sockets still lingering.
    */
   #refuse(socket: net.Socket, line: Buffer): void {
     this.#refused.add(socket);
-    socket.on('error', () => undefined);
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
     socket.once('close', () => {
       clearTimeout(timer);
       this.#refused.delete(socket);
     });
-    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-    socket.end(line);
-    socket.resume();
+    this.#gate.refuse(socket, line);
   }
 
   #accept(socket: net.Socket): void {
     const address = socket.remoteAddress ?? '?';
     const refusal = this.#closing
       ? encodeErrorReply('SHUTTING_DOWN')
-      : this.#connections.size >= this.#options.maxConnections
+      : this.#served.size >= this.#options.maxConnections
         ? encodeErrorReply('TOO_MANY_CONNECTIONS')
         : (this.#perAddress.get(address) ?? 0) >= this.#options.maxConnectionsPerIp
           ? encodeErrorReply('TOO_MANY_CONNECTIONS', `too many connections from ${address}; try again later`)
@@ -188,17 +205,28 @@ export class BucketServer {
       connectedAt: new Date(),
       requests: 0,
     };
-    const connection = new Connection(socket, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget, listings: this.#listings });
-    this.#connections.add(connection);
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    const served = connection.serve().finally(() => {
-      this.#connections.delete(connection);
+    const served = this.#serve(socket, session).finally(() => {
       const left = (this.#perAddress.get(address) ?? 1) - 1;
       if (left > 0) this.#perAddress.set(address, left);
       else this.#perAddress.delete(address);
       this.#served.delete(served);
     });
     this.#served.add(served);
+  }
+
+  /** Serves one connection, in plain text or inside TLS, once the gate lets it through. */
+  async #serve(socket: net.Socket, session: Session): Promise<void> {
+    const stream = await this.#gate.open(socket, session.peer);
+    if (!stream) return;
+    const connection = new Connection(stream, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget, listings: this.#listings });
+    this.#connections.add(connection);
+    if (this.#closing) connection.shutdown();
+    try {
+      await connection.serve();
+    } finally {
+      this.#connections.delete(connection);
+    }
   }
 }
 

@@ -19,7 +19,7 @@ const CLIENT_EXPORTS = [
 ];
 const SERVER_EXPORTS = [
   'BucketError', 'BucketServer', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS', 'FsStorage', 'PROTOCOL_VERSION',
-  'UnsafeRootError', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'closesConnection', 'createLogger',
+  'TlsSetupError', 'UnsafeRootError', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'closesConnection', 'createLogger',
 ];
 
 test('the package exports a working client library', async () => {

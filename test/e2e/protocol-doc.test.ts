@@ -12,7 +12,8 @@ import { test } from 'node:test';
 import { RawPeer } from '../helpers/raw.js';
 import { REPO_ROOT, startServer } from '../helpers/server.js';
 
-const NOT_REPLAYED = ['IDLE_TIMEOUT', 'TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN', 'NO_SPACE', 'CORRUPT_FILE', 'STORAGE_FAILED', 'INTERNAL', 'big.bin'];
+// TLS_REQUIRED needs a server with a certificate: test/e2e/tls-mismatch.test.ts replays it.
+const NOT_REPLAYED = ['IDLE_TIMEOUT', 'TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN', 'NO_SPACE', 'CORRUPT_FILE', 'STORAGE_FAILED', 'INTERNAL', 'big.bin', 'TLS_REQUIRED'];
 const mask = (line: string): string => line.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>');
 const sha = (data: string): string => createHash('sha256').update(data).digest('hex');
 
@@ -79,6 +80,9 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
     half.send(Buffer.alloc(400_000));
     half.socket.end();
     seen.add(mask(await half.line()));
+    // A TLS ClientHello, to this plain server.
+    const tlsClient = await RawPeer.connect(server.port);
+    await exchange(tlsClient, Buffer.from([0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03]));
 
     // The deadlines, on a server that keeps them short (and documents 30 s).
     const strict = await startServer({ args: ['--request-timeout', '0.3', '--min-rate', '1024', '--rate-window', '0.5'] });

@@ -9,9 +9,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runBucket(args: string[], input: string, options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runBucket(args: string[], input: string, options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd });
+    const env = options.env && { ...process.env, ...options.env };
+    const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));

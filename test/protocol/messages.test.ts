@@ -114,7 +114,7 @@ test('an error code this build does not know is carried as it came', () => {
 
 test('the error table says which codes close the connection', () => {
   const closing = Object.entries(ERRORS).filter(([, spec]) => spec.closes).map(([code]) => code).sort();
-  assert.deepEqual(closing, ['BAD_TRAILER', 'IDLE_TIMEOUT', 'INCOMPLETE_BODY', 'LINE_TOO_LONG', 'REQUEST_TIMEOUT', 'SHUTTING_DOWN', 'TOO_MANY_CONNECTIONS', 'TOO_SLOW']);
+  assert.deepEqual(closing, ['BAD_TRAILER', 'IDLE_TIMEOUT', 'INCOMPLETE_BODY', 'LINE_TOO_LONG', 'REQUEST_TIMEOUT', 'SHUTTING_DOWN', 'TLS_NOT_AVAILABLE', 'TLS_REQUIRED', 'TOO_MANY_CONNECTIONS', 'TOO_SLOW']);
   assert.equal(closesConnection('SHUTTING_DOWN'), true);
   assert.equal(closesConnection('NO_SUCH_FILE'), false);
   assert.equal(new BucketError('IDLE_TIMEOUT').closesConnection, true);
