@@ -36,7 +36,7 @@ function generated(size: number): Readable {
 async function main(): Promise<void> {
   const base = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
   const root = await mkdtemp(path.join(base, 'bucketd-memory-'));
-  const child = spawn(process.execPath, [BUCKETD, '--port', '0', '--log-level', 'warn', root], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', root], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.setEncoding('utf8').on('data', (text: string) => {

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     const thisFile = fileURLToPath(import.meta.url);
     const tuned = await startChild([thisFile, '--pipe-server', pipeDir, 'tuned']);
     const plain = await startChild([thisFile, '--pipe-server', pipeDir, 'default']);
-    const bucketd = await startChild([BUCKETD, '--port', '0', '--log-level', 'warn', path.join(dir, 'root')]);
+    const bucketd = await startChild(['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', path.join(dir, 'root')]);
     children.push(tuned.child, plain.child, bucketd.child);
     const client = await BucketClient.connect({ port: bucketd.port });
     await client.createBucket('bench');
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     const certificate = makeCertificate(dir);
     let tlsClient: BucketClient | undefined;
     if (certificate) {
-      const secure = await startChild([BUCKETD, '--port', '0', '--log-level', 'warn', '--tls-cert', certificate.cert, '--tls-key', certificate.key, path.join(dir, 'tls-root')]);
+      const secure = await startChild(['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', '--tls-cert', certificate.cert, '--tls-key', certificate.key, path.join(dir, 'tls-root')]);
       children.push(secure.child);
       tlsClient = await BucketClient.connect({ port: secure.port, tls: { ca: await readFile(certificate.cert) } });
       await tlsClient.createBucket('bench');

@@ -1,4 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The first line gives the server a small young generation: moving bytes
+// through many sockets, it would otherwise hold tens of MiB of dead buffers
+// between collections. Wherever bucketd is started by path (npm run server,
+// the tests, the benchmarks) the same flag is passed.
 /**
  * bucketd [ROOT] — the server. Keeps buckets as folders under ROOT (asked
  * for if not given, created if absent) and serves them over TCP until
@@ -27,7 +31,6 @@ import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
 import { askForRoot } from './root-prompt.js';
 import { loadTlsFiles, reloadTlsOnHangup, tlsPathsOf } from './server-tls.js';
-import { adminProgramOf, runAdminProgram } from './server-users.js';
 
 const USAGE = `usage: bucketd [options] [ROOT]
 
@@ -59,8 +62,15 @@ options:
 bucketd user ... and bucketd bucket ... manage users, grants and quotas
 (bucketd user --help). A ROOT folder named user or bucket is written ./user.`;
 
+/** `bucketd user ...` or `bucketd bucket ...`: the word must come first. */
+function adminProgramOf(args: readonly string[]): 'user' | 'bucket' | undefined {
+  return args[0] === 'user' || args[0] === 'bucket' ? args[0] : undefined;
+}
+
+// The management commands are loaded only when asked for: a serving
+// process does not carry them.
 const adminProgram = adminProgramOf(process.argv.slice(2));
-if (adminProgram !== undefined) runAdminProgram(adminProgram);
+if (adminProgram !== undefined) void import('./server-users.js').then(({ runAdminProgram }) => runAdminProgram(adminProgram));
 else runMain({
   name: 'bucketd',
   usage: USAGE,

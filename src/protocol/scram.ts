@@ -14,7 +14,16 @@
  * StoredKey, ServerKey): enough to check a proof, not to make one.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import saslprepModule from '@mongodb-js/saslprep';
+import { createRequire } from 'node:module';
+
+// SASLprep's tables are large: loaded on the first login or verifier, not
+// by every process that merely can log in.
+const requireModule = createRequire(import.meta.url);
+let saslprepFunction: ((text: string, options?: { allowUnassigned?: boolean }) => string) | undefined;
+function saslprepModule(text: string, options: { allowUnassigned?: boolean }): string {
+  saslprepFunction ??= requireModule('@mongodb-js/saslprep') as (text: string, options?: { allowUnassigned?: boolean }) => string;
+  return saslprepFunction(text, options);
+}
 
 export interface ScramVerifier {
   /** base64 */

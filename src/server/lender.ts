@@ -8,7 +8,7 @@ import type { BufferLender } from '../storage/storage.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 
 // The connection's own buffer, used only while the pool is spent.
-const OWN_BUFFER_BYTES = 64 * 1024;
+const OWN_BUFFER_BYTES = 16 * 1024;
 
 export class ConnectionLender implements BufferLender {
   readonly #pool: BufferPool;

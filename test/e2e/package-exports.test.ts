@@ -149,3 +149,11 @@ test('the version in package.json is the one HELLO announces', async () => {
   const manifest = JSON.parse(await readFile(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string };
   assert.equal(VERSION, manifest.version);
 });
+
+test('bucketd runs with the Node flags its first line names, wherever it is started', async () => {
+  const { SERVER_NODE_FLAGS } = await import('../helpers/server.js');
+  const first = (await readFile(path.join(REPO_ROOT, 'dist/cli/bucketd.js'), 'utf8')).split('\n')[0];
+  assert.equal(first, `#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
+  const manifest = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(manifest.scripts.server, `node ${SERVER_NODE_FLAGS.join(' ')} dist/cli/bucketd.js`);
+});

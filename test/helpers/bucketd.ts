@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { decoyVerifier, ScramClient, ScramServer } from '../../src/protocol/scram.js';
 import { UserStore } from '../../src/server/users/index.js';
-import { BUCKETD, tempDir } from './server.js';
+import { BUCKETD, SERVER_NODE_FLAGS, tempDir } from './server.js';
 
 export interface Result {
   code: number | null;
@@ -16,7 +16,7 @@ export interface Result {
 
 export function bucketd(args: string[], input = '', cwd?: string): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUCKETD, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd });
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, BUCKETD, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BUCKETD = path.join(REPO_ROOT, 'dist/cli/bucketd.js');
 export const BUCKET = path.join(REPO_ROOT, 'dist/cli/bucket.js');
+/** The Node flags bucketd's first line runs it with (a small young generation), for spawning it as the bin would. */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 export interface RunningServer {
   port: number;
@@ -36,7 +38,7 @@ export async function tempDir(prefix = 'bucketd-test-', base = os.tmpdir()): Pro
 export async function startServer(options: { root?: string; args?: string[]; base?: string } = {}): Promise<RunningServer> {
   const ownRoot = options.root === undefined;
   const root = options.root ?? (await tempDir('bucketd-root-', options.base));
-  const child = spawn(process.execPath, [BUCKETD, '--port', '0', '--log-level', 'warn', ...(options.args ?? []), root], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, BUCKETD, '--port', '0', '--log-level', 'warn', ...(options.args ?? []), root], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
