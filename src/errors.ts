@@ -15,7 +15,7 @@ interface ErrorSpec {
 }
 
 export const ERRORS = {
-  UNKNOWN_COMMAND: { status: 400, closes: false, message: 'unknown command; commands are HELLO, EXIT, NEW_BUCKET, LIST_BUCKET, DELETE_BUCKET, UPLOAD_FILE, LIST_FILE, DOWNLOAD_FILE, DELETE_FILE' },
+  UNKNOWN_COMMAND: { status: 400, closes: false, message: 'unknown command; commands are HELLO, EXIT, NEW_BUCKET, LIST_BUCKET, DELETE_BUCKET, UPLOAD_FILE, LIST_FILE, DOWNLOAD_FILE, DELETE_FILE, LOGIN, LOGIN_PROOF, BUCKET_INFO' },
   SPACES_NOT_ALLOWED: { status: 400, closes: false, message: 'a request has no spaces; encode a space in a field as %20' },
   WRONG_FIELD_COUNT: { status: 400, closes: false, message: 'wrong number of fields for this command' },
   BAD_ENCODING: { status: 400, closes: false, message: 'a field is not valid percent-encoded UTF-8' },
@@ -26,6 +26,12 @@ export const ERRORS = {
   INVALID_USER_NAME: { status: 400, closes: false, message: 'user names are 1-64 characters: letters, digits, ".", "_", "@" and "-", and not "anonymous"' },
   BAD_TRAILER: { status: 400, closes: true, message: 'expected the SHA-256 trailer line after the upload body' },
   INCOMPLETE_BODY: { status: 400, closes: true, message: 'the connection ended before the declared bytes arrived' },
+  UNSUPPORTED_MECHANISM: { status: 400, closes: false, message: 'unsupported login mechanism; this server offers SCRAM-SHA-256' },
+  LOGIN_NOT_STARTED: { status: 400, closes: false, message: 'LOGIN_PROOF comes after LOGIN' },
+  AUTH_REQUIRED: { status: 401, closes: false, message: 'log in first' },
+  AUTH_FAILED: { status: 401, closes: false, message: 'login failed' },
+  AUTH_TIMEOUT: { status: 401, closes: true, message: 'no login in time; closing' },
+  FORBIDDEN: { status: 403, closes: false, message: 'not allowed' },
   NO_SUCH_BUCKET: { status: 404, closes: false, message: 'no such bucket' },
   NO_SUCH_FILE: { status: 404, closes: false, message: 'no such file' },
   NO_SUCH_USER: { status: 404, closes: false, message: 'no such user' },
@@ -35,6 +41,7 @@ export const ERRORS = {
   BUCKET_EXISTS: { status: 409, closes: false, message: 'bucket already exists' },
   BUCKET_NOT_EMPTY: { status: 409, closes: false, message: 'bucket is not empty' },
   USER_EXISTS: { status: 409, closes: false, message: 'user already exists' },
+  QUOTA_EXCEEDED: { status: 413, closes: false, message: "the upload would exceed the bucket's quota" },
   TOO_LARGE: { status: 413, closes: false, message: 'file is larger than this server accepts' },
   CHECKSUM_MISMATCH: { status: 422, closes: false, message: 'the SHA-256 of the received bytes does not match; nothing was stored' },
   INTERNAL: { status: 500, closes: false, message: 'internal server error' },

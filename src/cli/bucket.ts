@@ -7,13 +7,15 @@ import { DEFAULT_PORT } from '../client/index.js';
 import { ServerConnection } from './connection.js';
 import { HumanOutput } from './human-output.js';
 import { runMain } from './main.js';
-import { hostOf, parsePort } from './options.js';
+import { BucketError } from '../errors.js';
+import { hostOf, parsePort, UsageError } from './options.js';
+import { askHidden } from './password-prompt.js';
 import { Prompter } from './prompter.js';
 import { Shell } from './shell.js';
 import { TLS_OPTIONS, TLS_USAGE, tlsOptionOf } from './tls-options.js';
 import { SHELL_VERBS } from './verbs.js';
 
-const USAGE = `usage: bucket [--host HOST] [--port PORT]
+const USAGE = `usage: bucket [--host HOST] [--port PORT] [--user NAME]
 
 Connects to a bucketd server and reads commands: ${SHELL_VERBS.slice(0, 3).join(', ')},
 ${SHELL_VERBS.slice(3, 7).join(', ')}, ${SHELL_VERBS.slice(7).join(', ')}.
@@ -24,6 +26,9 @@ With piped input, the exit code is 1 if any command failed.
 options:
   --host HOST    server address (default 127.0.0.1; env BUCKETD_HOST)
   --port PORT    server port (default ${DEFAULT_PORT}; env BUCKETD_PORT)
+  --user NAME    log in as NAME (env BUCKET_USER); the password is asked for
+                 without echo on a terminal, or read from env BUCKET_PASSWORD
+                 (never from the command line)
 ${TLS_USAGE}
   -h, --help     show this help
   -V, --version  show the version`;
@@ -35,6 +40,7 @@ runMain({
   options: {
     host: { type: 'string' },
     port: { type: 'string' },
+    user: { type: 'string' },
     ...TLS_OPTIONS,
   },
   async main({ values }) {
@@ -45,6 +51,8 @@ runMain({
     const interactive = process.stdin.isTTY === true && (process.stdout.isTTY === true || process.stderr.isTTY === true);
     const prompter = new Prompter(process.stdin, process.stdout.isTTY ? process.stdout : process.stderr, interactive);
     const output = new HumanOutput({ out: process.stdout, err: process.stderr, server: connection.address });
+    const user = values.user ?? process.env.BUCKET_USER;
+    if (user !== undefined && user !== '' && !(await logIn(connection, user, interactive))) return 1;
     const shell = new Shell({ connection, prompter, output, progress: process.stderr });
     // Ctrl-C when input is not a terminal: cancel a transfer, or leave.
     process.on('SIGINT', () => {
@@ -57,3 +65,31 @@ runMain({
     }
   },
 });
+
+/**
+ * Logs in before the session starts: with BUCKET_PASSWORD, or a password
+ * typed without echo (a second try after a wrong one). False, after one
+ * line on stderr, if it failed.
+ */
+async function logIn(connection: ServerConnection, user: string, interactive: boolean): Promise<boolean> {
+  const fromEnvironment = process.env.BUCKET_PASSWORD;
+  if (fromEnvironment === undefined && !(process.stdin.isTTY === true)) {
+    throw new UsageError('--user needs a terminal to ask for the password, or the password in BUCKET_PASSWORD');
+  }
+  const tries = fromEnvironment === undefined && interactive ? 2 : 1;
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    const password = fromEnvironment ?? (await askHidden(process.stdin, process.stderr, `password for ${user}: `));
+    if (password === undefined) return false;
+    connection.setCredentials({ user, password });
+    try {
+      await connection.open();
+      return true;
+    } catch (error) {
+      const failed = error instanceof BucketError && error.code === 'AUTH_FAILED';
+      const message = failed ? `login failed for "${user}": wrong user name or password` : error instanceof Error ? error.message : String(error);
+      process.stderr.write(`error: ${message}\n`);
+      if (!failed) return false;
+    }
+  }
+  return false;
+}

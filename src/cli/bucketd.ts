@@ -12,6 +12,7 @@
 import { createLogger, isLogLevel } from '../server/logger.js';
 import {
   BucketServer,
+  DEFAULT_AUTH_TIMEOUT_MS,
   DEFAULT_BUFFER_MEMORY,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -30,6 +31,7 @@ import { VERSION } from '../version.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
 import { askForRoot } from './root-prompt.js';
+import { openAccess } from './server-access.js';
 import { loadTlsFiles, reloadTlsOnHangup, tlsPathsOf } from './server-tls.js';
 
 const USAGE = `usage: bucketd [options] [ROOT]
@@ -52,6 +54,10 @@ options:
   --buffer-memory SIZE     the most held in transfer buffers, all clients together
                            (default ${DEFAULT_BUFFER_MEMORY / 1024 / 1024}M)
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
+  --auth-timeout SECONDS   where a login is required, close connections not
+                           logged in this long after opening (default ${DEFAULT_AUTH_TIMEOUT_MS / 1000}; 0 = never)
+  --allow-anonymous        serve with no users on an address other than loopback
+                           (anyone who reaches it may do anything)
   --log-level LEVEL        debug, info, warn, error or silent (default info)
   --tls-cert FILE          serve TLS on the same port, with this certificate (PEM)
   --tls-key FILE           and this private key (PEM); give both or neither;
@@ -88,6 +94,8 @@ else runMain({
     'buffer-memory': { type: 'string' },
     'shutdown-grace': { type: 'string' },
     'log-level': { type: 'string' },
+    'auth-timeout': { type: 'string' },
+    'allow-anonymous': { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
   },
@@ -138,7 +146,10 @@ else runMain({
       const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
       throw new Error(`cannot use ${root} as the root folder: ${reason}`);
     });
+    const users = await openAccess(root, host, values['allow-anonymous'] === true, logger);
     const server = new BucketServer({
+      users,
+      authTimeoutMs: seconds('auth-timeout', DEFAULT_AUTH_TIMEOUT_MS),
       storage,
       host,
       port,
@@ -165,6 +176,7 @@ else runMain({
       stopping = true;
       logger.info('shutting down', { signal, connections: server.connectionCount });
       void server.close().then(() => {
+        users.close();
         logger.info('stopped');
         process.exit(0);
       });

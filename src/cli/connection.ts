@@ -12,7 +12,7 @@ export class ServerConnection {
   readonly port: number;
   /** HOST:PORT, as people write it. */
   readonly address: string;
-  readonly #connectOptions: Omit<ConnectOptions, 'host' | 'port'>;
+  #connectOptions: Omit<ConnectOptions, 'host' | 'port'>;
   #client: BucketClient | undefined;
   #noticeListeners = new Set<(notice: BucketError) => void>();
   /** The server said it is shutting down: no point connecting again. */
@@ -23,6 +23,12 @@ export class ServerConnection {
     this.port = port;
     this.#connectOptions = connectOptions;
     this.address = formatAddress(host, port);
+  }
+
+  /** Logs in with these from the next connection on (a connection open now is closed). */
+  setCredentials(credentials: NonNullable<ConnectOptions['credentials']>): void {
+    this.#connectOptions = { ...this.#connectOptions, credentials };
+    this.close();
   }
 
   /** Runs `work` with a connected client. */

@@ -15,6 +15,7 @@ import { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
 import {
   BUCKET_CREATED,
   BUCKET_DELETED,
+  BUCKET_INFO,
   BUCKET_ITEM,
   BYE,
   DOWNLOAD_DONE,
@@ -24,12 +25,15 @@ import {
   FILE_ITEM,
   HELLO,
   LIST_HEAD,
+  LOGGED_IN,
+  LOGIN_CONTINUE,
   readTyped,
   readTypedItem,
   UnexpectedReply,
   UPLOAD_GO_AHEAD,
   UPLOAD_STORED,
   type BucketEntry,
+  type BucketInfo,
   type FileEntry,
   type HelloReply,
   type ItemCodec,
@@ -37,6 +41,7 @@ import {
 } from '../protocol/messages.js';
 import { parseItem, parseReply, type ReplyHead } from '../protocol/replies.js';
 import { encodeRequest, encodeUploadTrailer, type Request } from '../protocol/requests.js';
+import { SCRAM_MECHANISM, ScramClient, ScramError } from '../protocol/scram.js';
 import { FlowWindow } from '../util/flow.js';
 import { writeChunk, writeWindowed } from '../util/streams.js';
 import { ClientError } from './errors.js';
@@ -49,6 +54,13 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Speak TLS: `true` verifies the server against the system CAs; see TlsOption. */
   tls?: TlsOption;
+  /** Log in right after connecting (and again on every reconnect). */
+  credentials?: Credentials;
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
 }
 
 export type ServerHello = HelloReply;
@@ -100,6 +112,8 @@ export class BucketClient {
   /** Set once the server said it closes (EXIT, a notice) or the connection died. */
   #endedBy: BucketError | ClientError | undefined;
   #noticeListeners = new Set<(notice: BucketError) => void>();
+  #credentials: Credentials | undefined;
+  #user: string | undefined;
 
   private constructor(socket: net.Socket, host: string, port: number, connectTimeoutMs: number, tls: TlsOption | undefined) {
     this.host = host;
@@ -113,7 +127,63 @@ export class BucketClient {
     const host = options.host ?? DEFAULT_HOST;
     const port = options.port ?? DEFAULT_PORT;
     const timeout = options.connectTimeoutMs ?? 10_000;
-    return new BucketClient(await openSocket({ host, port, timeoutMs: timeout, tls: options.tls }), host, port, timeout, options.tls);
+    const client = new BucketClient(await openSocket({ host, port, timeoutMs: timeout, tls: options.tls }), host, port, timeout, options.tls);
+    if (options.credentials) {
+      try {
+        await client.login(options.credentials.user, options.credentials.password);
+      } catch (error) {
+        client.close();
+        throw error;
+      }
+    }
+    return client;
+  }
+
+  /** The user logged in on this connection, if any. */
+  get user(): string | undefined {
+    return this.#user;
+  }
+
+  /**
+   * Logs in with SCRAM-SHA-256: the password never leaves this process, and
+   * the server must prove it knows the user's verifier, or the connection
+   * is closed (SERVER_NOT_TRUSTED). A wrong password or unknown user is
+   * BucketError AUTH_FAILED. The client logs in again by itself whenever it
+   * opens a fresh connection (after a cancelled transfer).
+   */
+  login(user: string, password: string): Promise<{ user: string }> {
+    return this.#exclusive(async () => {
+      const result = await this.#loginNow({ user, password });
+      this.#credentials = { user, password };
+      return result;
+    });
+  }
+
+  async #loginNow(credentials: Credentials): Promise<{ user: string }> {
+    let scram: ScramClient;
+    try {
+      scram = new ScramClient(credentials.user, credentials.password);
+    } catch (error) {
+      throw new ClientError('BAD_CREDENTIALS', error instanceof ScramError ? `cannot log in: ${error.message}` : undefined, { cause: error });
+    }
+    this.#user = undefined;
+    const challenge = await this.#request({ command: 'LOGIN', mechanism: SCRAM_MECHANISM, message: scram.firstMessage() }, LOGIN_CONTINUE);
+    let proof: string;
+    try {
+      proof = scram.finalMessage(challenge.message);
+    } catch (error) {
+      this.#dropLink();
+      throw new ClientError('SERVER_NOT_TRUSTED', `the server's login challenge cannot be trusted: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const done = await this.#request({ command: 'LOGIN_PROOF', message: proof }, LOGGED_IN);
+    try {
+      scram.verifyServer(done.message);
+    } catch (error) {
+      this.#dropLink();
+      throw new ClientError('SERVER_NOT_TRUSTED', undefined, { cause: error });
+    }
+    this.#user = done.user;
+    return { user: done.user };
   }
 
   /** True once the connection is gone (EXIT, the server leaving) and a call would fail. */
@@ -166,6 +236,11 @@ export class BucketClient {
    */
   iterateFiles(bucket: string): AsyncIterable<RemoteFile> {
     return this.#iterateList({ command: 'LIST_FILE', bucket }, FILE_ITEM);
+  }
+
+  /** What a bucket holds (files, bytes) and its quota, if it has one. */
+  bucketInfo(bucket: string): Promise<BucketInfo> {
+    return this.#exclusive(() => this.#request({ command: 'BUCKET_INFO', bucket }, BUCKET_INFO));
   }
 
   /** Deletes a file; resolves with the name as stored. */
@@ -365,6 +440,8 @@ export class BucketClient {
         this.#link = this.#attach(await openSocket({ host: this.host, port: this.port, timeoutMs: this.#connectTimeoutMs, tls: this.#tls }));
         this.#reconnect = false;
         this.#endedBy = undefined;
+        this.#user = undefined;
+        if (this.#credentials) await this.#loginNow(this.#credentials);
       }
       if (this.#link.closed || this.#link.socket.destroyed) {
         throw this.#endedBy ?? new ClientError('CONNECTION_LOST', 'the connection is closed');

@@ -15,6 +15,8 @@ export const CLIENT_ERRORS = {
   TLS_UNTRUSTED: "the server's TLS certificate is not trusted, or not for this host",
   TLS_NOT_AVAILABLE: 'the server does not speak TLS',
   TLS_REQUIRED: 'the server speaks TLS only',
+  BAD_CREDENTIALS: 'the user name or password cannot be used (empty, or characters SASLprep forbids)',
+  SERVER_NOT_TRUSTED: "the server could not prove it knows this user's password: it may not be the server meant; the connection was closed",
 } as const;
 
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS;

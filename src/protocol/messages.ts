@@ -26,10 +26,16 @@ export interface ItemCodec<T> {
   read(fields: readonly string[]): T | undefined;
 }
 
+/** Whether a server wants a login: none (no users), optional (some buckets are public), required. */
+export type LoginPolicy = 'none' | 'optional' | 'required';
+
 export interface HelloReply {
   name: string;
   version: string;
   protocol: number;
+  /** Protocol 2 on; a protocol 1 server sends neither (read as 'none' and no mechanisms). */
+  login?: LoginPolicy;
+  mechanisms?: string[];
 }
 
 export interface BucketEntry {
@@ -90,12 +96,66 @@ function readCount(text: string | undefined): number | undefined {
 export const HELLO: ReplyCodec<HelloReply> = {
   name: 'HELLO reply',
   status: STATUS.OK,
-  fields: (hello) => [hello.name, hello.version, String(hello.protocol)],
-  read: ([name, version, protocol]) => {
+  fields: (hello) => [hello.name, hello.version, String(hello.protocol), ...(hello.login === undefined ? [] : [hello.login, (hello.mechanisms ?? []).join(' ')])],
+  read: ([name, version, protocol, login, mechanisms]) => {
     const number = readCount(protocol);
-    return name === undefined || version === undefined || number === undefined ? undefined : { name, version, protocol: number };
+    if (name === undefined || version === undefined || number === undefined) return undefined;
+    const hello: HelloReply = { name, version, protocol: number };
+    if (login !== undefined) {
+      if (login !== 'none' && login !== 'optional' && login !== 'required') return undefined;
+      hello.login = login;
+      hello.mechanisms = (mechanisms ?? '').split(' ').filter((mechanism) => mechanism !== '');
+    }
+    return hello;
   },
   message: (hello) => `hello from ${hello.name} ${hello.version} (protocol ${hello.protocol})`,
+};
+
+/** The server's challenge in a login: the next message of the mechanism. */
+export const LOGIN_CONTINUE: ReplyCodec<{ message: string }> = {
+  name: 'LOGIN challenge',
+  status: STATUS.CONTINUE,
+  fields: (step) => [step.message],
+  read: ([message]) => (message === undefined ? undefined : { message }),
+  message: () => 'go on with LOGIN_PROOF',
+};
+
+export interface LoggedIn {
+  user: string;
+  /** The mechanism's last message: the server's proof that it knows the verifier. */
+  message: string;
+}
+
+export const LOGGED_IN: ReplyCodec<LoggedIn> = {
+  name: 'LOGIN_PROOF reply',
+  status: STATUS.OK,
+  fields: (done) => [done.user, done.message],
+  read: ([user, message]) => (user === undefined || message === undefined ? undefined : { user, message }),
+  message: (done) => `logged in as "${done.user}"`,
+};
+
+export interface BucketInfo {
+  bucket: string;
+  files: number;
+  bytes: number;
+  /** Bytes the bucket may hold, when it has a quota. */
+  quota?: number;
+}
+
+export const BUCKET_INFO: ReplyCodec<BucketInfo> = {
+  name: 'BUCKET_INFO reply',
+  status: STATUS.OK,
+  fields: (info) => [info.bucket, String(info.files), String(info.bytes), info.quota === undefined ? '' : String(info.quota)],
+  read: ([bucket, files, bytes, quota = '']) => {
+    const fileCount = readCount(files);
+    const byteCount = readCount(bytes);
+    const limit = quota === '' ? undefined : readCount(quota);
+    if (bucket === undefined || fileCount === undefined || byteCount === undefined || (quota !== '' && limit === undefined)) return undefined;
+    const info: BucketInfo = { bucket, files: fileCount, bytes: byteCount };
+    if (limit !== undefined) info.quota = limit;
+    return info;
+  },
+  message: (info) => `${plural(info.files, 'file')}, ${info.bytes} bytes${info.quota === undefined ? '' : ` of a ${info.quota}-byte quota`}`,
 };
 
 export const BYE: ReplyCodec<Record<string, never>> = {

@@ -18,6 +18,8 @@ export interface ReplyHead {
 }
 
 export const STATUS = {
+  /** A login goes on: the server's challenge. */
+  CONTINUE: 130,
   GO_AHEAD: 150,
   OK: 200,
   CREATED: 201,

@@ -17,6 +17,10 @@ export const COMMANDS = [
   'LIST_FILE',
   'DOWNLOAD_FILE',
   'DELETE_FILE',
+  // Protocol 2: logging in, and a bucket's usage and quota.
+  'LOGIN',
+  'LOGIN_PROOF',
+  'BUCKET_INFO',
 ] as const;
 
 export type Command = (typeof COMMANDS)[number];
@@ -37,7 +41,10 @@ export type Request =
   | { command: 'UPLOAD_FILE'; bucket: string; name: string; size: number }
   | { command: 'LIST_FILE'; bucket: string }
   | { command: 'DOWNLOAD_FILE'; bucket: string; name: string }
-  | { command: 'DELETE_FILE'; bucket: string; name: string };
+  | { command: 'DELETE_FILE'; bucket: string; name: string }
+  | { command: 'LOGIN'; mechanism: string; message: string }
+  | { command: 'LOGIN_PROOF'; message: string }
+  | { command: 'BUCKET_INFO'; bucket: string };
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message?: string };
 
@@ -52,6 +59,9 @@ const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
   LIST_FILE: [1, 1],
   DOWNLOAD_FILE: [2, 2],
   DELETE_FILE: [2, 2],
+  LOGIN: [2, 2],
+  LOGIN_PROOF: [1, 1],
+  BUCKET_INFO: [1, 1],
 };
 
 const FIELD_NAMES: Record<Command, string> = {
@@ -64,6 +74,9 @@ const FIELD_NAMES: Record<Command, string> = {
   LIST_FILE: 'LIST_FILE,<bucket>',
   DOWNLOAD_FILE: 'DOWNLOAD_FILE,<bucket>,<name>',
   DELETE_FILE: 'DELETE_FILE,<bucket>,<name>',
+  LOGIN: 'LOGIN,<mechanism>,<client-first-message>',
+  LOGIN_PROOF: 'LOGIN_PROOF,<client-final-message>',
+  BUCKET_INFO: 'BUCKET_INFO,<bucket>',
 };
 
 /** Splits a line at commas into raw byte fields. */
@@ -114,7 +127,12 @@ export function parseRequest(line: Uint8Array): ParseResult<Request> {
       return { ok: true, value: { command: word } };
     case 'NEW_BUCKET':
     case 'LIST_FILE':
+    case 'BUCKET_INFO':
       return { ok: true, value: { command: word, bucket: first } };
+    case 'LOGIN':
+      return { ok: true, value: { command: word, mechanism: first, message: second } };
+    case 'LOGIN_PROOF':
+      return { ok: true, value: { command: word, message: first } };
     case 'DELETE_BUCKET': {
       if (fields.length === 2 && second !== FORCE_FLAG) {
         return { ok: false, code: 'BAD_FIELD', message: `the optional second field of DELETE_BUCKET must be ${FORCE_FLAG}` };
@@ -142,7 +160,14 @@ export function encodeRequest(request: Request): Buffer {
       break;
     case 'NEW_BUCKET':
     case 'LIST_FILE':
+    case 'BUCKET_INFO':
       fields.push(request.bucket);
+      break;
+    case 'LOGIN':
+      fields.push(request.mechanism, request.message);
+      break;
+    case 'LOGIN_PROOF':
+      fields.push(request.message);
       break;
     case 'DELETE_BUCKET':
       fields.push(request.bucket);

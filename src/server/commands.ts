@@ -3,7 +3,10 @@
  * exchange. Handlers never parse bytes and never touch files except
  * through Storage.
  */
-import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_ITEM, BYE, FILE_DELETED, FILE_ITEM, HELLO } from '../protocol/messages.js';
+import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_INFO, BUCKET_ITEM, BYE, FILE_DELETED, FILE_ITEM, HELLO, LOGGED_IN, LOGIN_CONTINUE } from '../protocol/messages.js';
+import { checkBucketName } from '../storage/names.js';
+import { listingOf, type BucketInfo, type Listing } from '../storage/storage.js';
+import { MECHANISMS } from './auth/authority.js';
 import type { Request } from '../protocol/requests.js';
 import { assertNever } from '../util/never.js';
 import { plural } from '../util/plural.js';
@@ -14,23 +17,52 @@ import { receiveUpload, sendDownload } from './transfers.js';
 export async function handleRequest(request: Request, exchange: Exchange): Promise<Outcome> {
   switch (request.command) {
     case 'HELLO':
-      await exchange.reply(HELLO, { name: SERVER_NAME, version: VERSION, protocol: PROTOCOL_VERSION });
+      await exchange.reply(HELLO, { name: SERVER_NAME, version: VERSION, protocol: PROTOCOL_VERSION, login: exchange.authority.loginPolicy(), mechanisms: MECHANISMS });
       return 'continue';
+    case 'LOGIN': {
+      const challenge = await exchange.authority.startLogin(exchange.session, request.mechanism, request.message);
+      await exchange.reply(LOGIN_CONTINUE, { message: challenge });
+      return 'continue';
+    }
+    case 'LOGIN_PROOF': {
+      const loggedIn = await exchange.authority.finishLogin(exchange.session, request.message);
+      await exchange.reply(LOGGED_IN, loggedIn);
+      return 'continue';
+    }
+    case 'BUCKET_INFO': {
+      exchange.describe({ bucket: request.bucket });
+      checkBucketName(request.bucket);
+      const { files, bytes } = await exchange.quotas.usage(request.bucket);
+      const quota = exchange.authority.store?.quota(request.bucket);
+      await exchange.reply(BUCKET_INFO, { bucket: request.bucket, files, bytes, ...(quota === undefined ? {} : { quota }) });
+      return 'continue';
+    }
     case 'EXIT':
       await exchange.reply(BYE, {});
       return 'close';
     case 'NEW_BUCKET': {
       exchange.describe({ bucket: request.bucket });
-      await exchange.reply(BUCKET_CREATED, await exchange.storage.createBucket(request.bucket));
+      const created = await exchange.storage.createBucket(request.bucket);
+      await exchange.authority.created(exchange.session, created.name);
+      await exchange.reply(BUCKET_CREATED, created);
       return 'continue';
     }
     case 'LIST_BUCKET': {
-      await exchange.list(BUCKET_ITEM, () => exchange.storage.listBuckets(), (count) => plural(count, 'bucket'));
+      // Only the buckets this session holds a grant on (all, on a server without users).
+      const visible = async (): Promise<Listing<BucketInfo>> => {
+        const all = await exchange.storage.listBuckets();
+        const seen: BucketInfo[] = [];
+        for await (const page of all.pages) seen.push(...page.filter((bucket) => exchange.authority.canSee(exchange.session, bucket.name)));
+        return listingOf(seen);
+      };
+      await exchange.list(BUCKET_ITEM, visible, (count) => plural(count, 'bucket'));
       return 'continue';
     }
     case 'DELETE_BUCKET': {
       exchange.describe({ bucket: request.bucket });
       const { deletedFiles } = await exchange.storage.deleteBucket(request.bucket, { force: request.force });
+      exchange.quotas.changed(request.bucket);
+      await exchange.authority.deleted(request.bucket);
       await exchange.reply(BUCKET_DELETED, { bucket: request.bucket, deletedFiles });
       exchange.logger.info('bucket deleted', { peer: exchange.session.peer, bucket: request.bucket, files: deletedFiles });
       return 'continue';
@@ -43,6 +75,7 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
     case 'DELETE_FILE': {
       exchange.describe({ bucket: request.bucket, name: request.name });
       const { name } = await exchange.storage.deleteFile(request.bucket, request.name);
+      exchange.quotas.changed(request.bucket);
       await exchange.reply(FILE_DELETED, { bucket: request.bucket, name });
       return 'continue';
     }

@@ -17,6 +17,8 @@ import type { BufferPool } from '../util/buffer-pool.js';
 import type { FlowWindow } from '../util/flow.js';
 import type { Semaphore } from '../util/semaphore.js';
 import { writeChunk } from '../util/streams.js';
+import type { Authority } from './auth/authority.js';
+import type { QuotaKeeper } from './auth/quotas.js';
 import { handleRequest } from './commands.js';
 import { ConnectionLender } from './lender.js';
 import { startRateGuard, type Guard } from './rate-guard.js';
@@ -40,6 +42,10 @@ export interface ConnectionOptions {
   readBudget: FlowWindow;
   /** Listings taken and being sent at once, server-wide. */
   listings: Semaphore;
+  authority: Authority;
+  quotas: QuotaKeeper;
+  /** Where a login is required, a connection not logged in this long after it opened is closed; 0 = never. */
+  authTimeoutMs: number;
 }
 
 // How long a closing connection may take to read our last reply.
@@ -72,6 +78,7 @@ export class Connection {
   #current: RequestState | undefined;
   #lineTimer: NodeJS.Timeout | undefined;
   #awaitingLine = false;
+  #authTimer: NodeJS.Timeout | undefined;
   /** A download body is on its way out: no line may be sent until it ends. */
   #bodyOut = false;
   readonly #lender: ConnectionLender;
@@ -94,6 +101,19 @@ export class Connection {
     // The first byte of a request line starts its deadline; a line that
     // drips in a byte at a time cannot hold the connection for ever.
     if (options.requestTimeoutMs > 0) socket.on('data', () => this.#armLineDeadline());
+    // Where a login is required, a connection that never logs in goes.
+    if (options.authTimeoutMs > 0 && options.authority.loginPolicy() === 'required') {
+      this.#authTimer = setTimeout(() => {
+        if (this.session.user !== undefined) return;
+        if (this.#busy) {
+          this.#authTimer?.refresh(); // asked again once this request is done
+          return;
+        }
+        this.#options.logger.info('no login in time; closing', { peer: this.session.peer });
+        this.#closeWith('auth-timeout', encodeErrorReply('AUTH_TIMEOUT', `no login within ${options.authTimeoutMs / 1000} s; closing`));
+      }, options.authTimeoutMs);
+      this.#authTimer.unref();
+    }
     // Errors surface through the reader and writes; this keeps them from
     // being thrown as unhandled 'error' events.
     socket.on('error', () => undefined);
@@ -127,6 +147,7 @@ export class Connection {
       this.#options.logger.debug('connection lost', { peer: this.session.peer, error: String(error) });
     } finally {
       clearTimeout(this.#lineTimer);
+      clearTimeout(this.#authTimer);
       this.#abort.abort(new ConnectionGone('connection closed'));
       this.#closeWith(this.#closeReason);
       await this.#reader.discardRest();
@@ -168,8 +189,10 @@ export class Connection {
       state.command = request.command;
       this.#options.logger.debug('request', { peer: this.session.peer, command: request.command });
       try {
+        this.#options.authority.check(this.session, request);
         await this.#options.hooks.beforeRequest?.(this.session, request);
         outcome = await handleRequest(request, exchange);
+        if (this.session.user !== undefined) clearTimeout(this.#authTimer);
       } catch (error) {
         if (error instanceof ConnectionGone) {
           // The connection went before the request's end: no final reply.
@@ -220,6 +243,8 @@ export class Connection {
   #exchange(): Exchange {
     return {
       storage: this.#options.storage,
+      authority: this.#options.authority,
+      quotas: this.#options.quotas,
       session: this.session,
       logger: this.#options.logger,
       maxFileSize: this.#options.maxFileSize,

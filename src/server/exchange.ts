@@ -2,12 +2,17 @@
 import type { ReadResult } from '../net/frame-reader.js';
 import type { ItemCodec, ReplyCodec } from '../protocol/messages.js';
 import type { BufferLender, Listing, Storage } from '../storage/storage.js';
+import type { Authority } from './auth/authority.js';
+import type { QuotaKeeper } from './auth/quotas.js';
 import type { Logger } from './logger.js';
 import type { Guard } from './rate-guard.js';
 import type { Session } from './session.js';
 
 export interface Exchange {
   readonly storage: Storage;
+  /** Who may do what; the session's login. */
+  readonly authority: Authority;
+  readonly quotas: QuotaKeeper;
   readonly session: Session;
   readonly logger: Logger;
   readonly maxFileSize: number;

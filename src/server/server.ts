@@ -12,7 +12,10 @@ import type { Storage } from '../storage/storage.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { FlowWindow } from '../util/flow.js';
 import { Semaphore } from '../util/semaphore.js';
+import { Authority } from './auth/authority.js';
+import { QuotaKeeper } from './auth/quotas.js';
 import { Connection } from './connection.js';
+import type { UserStore } from './users/index.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { ServerHooks, Session } from './session.js';
 import { TlsGate, type CertificateSummary, type TlsFiles } from './tls.js';
@@ -28,6 +31,7 @@ export const DEFAULT_MAX_CONNECTIONS = 1000;
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 32;
 export const DEFAULT_BUFFER_MEMORY = 48 * 1024 * 1024;
 export const DEFAULT_MAX_CONCURRENT_LISTINGS = 8;
+export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 
 // The most a refused connection may linger to read its refusal (a TLS
 // handshake included).
@@ -66,10 +70,19 @@ export interface ServerOptions {
   maxConcurrentListings?: number;
   /** Serve TLS with this certificate and key (PEM), on the same port; plain-text clients are told so. */
   tls?: TlsFiles;
+  /**
+   * Users, grants and quotas. Without it, or while it holds no user, the
+   * server is open to anyone who can reach it.
+   */
+  users?: UserStore;
+  /** Where a login is required, close connections not logged in this long after opening; 0 = never. */
+  authTimeoutMs?: number;
 }
 
 export class BucketServer {
-  readonly #options: Required<Omit<ServerOptions, 'tls'>>;
+  readonly #options: Required<Omit<ServerOptions, 'tls' | 'users'>>;
+  readonly #authority: Authority;
+  readonly #quotas: QuotaKeeper;
   readonly #gate: TlsGate;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
@@ -99,8 +112,11 @@ export class BucketServer {
       shutdownGraceMs: DEFAULT_SHUTDOWN_GRACE_MS,
       bufferMemory: DEFAULT_BUFFER_MEMORY,
       maxConcurrentListings: DEFAULT_MAX_CONCURRENT_LISTINGS,
+      authTimeoutMs: DEFAULT_AUTH_TIMEOUT_MS,
       ...definedOnly(options),
     };
+    this.#authority = new Authority(options.users, this.#options.logger);
+    this.#quotas = new QuotaKeeper(this.#options.storage, { quota: (bucket) => options.users?.quota(bucket) });
     const share = storageShareOf(this.#options.bufferMemory);
     this.#downloadBuffers = new BufferPool(share, DOWNLOAD_CHUNK_BYTES);
     this.#readBudget = new FlowWindow(share);
@@ -219,7 +235,14 @@ export class BucketServer {
   async #serve(socket: net.Socket, session: Session): Promise<void> {
     const stream = await this.#gate.open(socket, session.peer);
     if (!stream) return;
-    const connection = new Connection(stream, session, { ...this.#options, downloadBuffers: this.#downloadBuffers, readBudget: this.#readBudget, listings: this.#listings });
+    const connection = new Connection(stream, session, {
+      ...this.#options,
+      downloadBuffers: this.#downloadBuffers,
+      readBudget: this.#readBudget,
+      listings: this.#listings,
+      authority: this.#authority,
+      quotas: this.#quotas,
+    });
     this.#connections.add(connection);
     if (this.#closing) connection.shutdown();
     try {

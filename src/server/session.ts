@@ -17,6 +17,8 @@ export interface Session {
   readonly connectedAt: Date;
   /** Requests served on this connection so far. */
   requests: number;
+  /** The user logged in on this connection; undefined before a login (the anonymous user). */
+  user?: string | undefined;
 }
 
 /** One request, as it ended. */
@@ -39,7 +41,7 @@ export interface RequestRecord {
 }
 
 /** Why a connection ended: the first cause wins. 'after-error': the server closed after an error reply that ends the exchange. */
-export type CloseReason = 'exit' | 'peer-closed' | 'error' | 'idle-timeout' | 'request-timeout' | 'too-slow' | 'line-too-long' | 'after-error' | 'shutdown';
+export type CloseReason = 'exit' | 'peer-closed' | 'error' | 'idle-timeout' | 'request-timeout' | 'auth-timeout' | 'too-slow' | 'line-too-long' | 'after-error' | 'shutdown';
 
 export interface ServerHooks {
   /**

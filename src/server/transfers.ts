@@ -19,6 +19,21 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
   // Refusals happen here, before the client sends a single body byte.
   const upload = new VerifiedUpload(await exchange.storage.startUpload(request.bucket, request.name, request.size), request.size);
   exchange.describe({ bucket: request.bucket, name: upload.name });
+  let releaseQuota: () => void;
+  try {
+    releaseQuota = await exchange.quotas.reserve(request.bucket, request.size);
+  } catch (error) {
+    await upload.abort();
+    throw error;
+  }
+  try {
+    return await receiveBody(request, upload, exchange);
+  } finally {
+    releaseQuota();
+  }
+}
+
+async function receiveBody(request: Extract<Request, { command: 'UPLOAD_FILE' }>, upload: VerifiedUpload, exchange: Exchange): Promise<Outcome> {
   // Every way out that stores nothing removes the partial file before the
   // client is answered, so "nothing was stored" is already true when heard.
   let settled = false;
@@ -54,6 +69,7 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
       settled = true;
       guard.stop();
       const stored = await upload.commit(sha256); // on failure, nothing was stored
+      exchange.quotas.stored(request.bucket, stored.size);
       await exchange.reply(UPLOAD_STORED, { bucket: request.bucket, ...stored });
       exchange.logger.info('file stored', { peer: exchange.session.peer, bucket: request.bucket, name: stored.name, size: stored.size });
       return 'continue';

@@ -60,7 +60,7 @@ for (const program of PROGRAMS) {
 test('bucket: a stray argument is a usage error', async () => {
   const result = await run(BUCKET, ['ls']);
   assert.equal(result.code, 2);
-  assert.equal(result.stderr, "bucket: unexpected argument 'ls'\nusage: bucket [--host HOST] [--port PORT]\n");
+  assert.equal(result.stderr, "bucket: unexpected argument 'ls'\nusage: bucket [--host HOST] [--port PORT] [--user NAME]\n");
 });
 
 test('bucketd: two ROOT folders are a usage error', async () => {

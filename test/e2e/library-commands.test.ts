@@ -42,7 +42,9 @@ describe('the client library against bucketd', () => {
     const hello = await client.hello();
     assert.equal(hello.name, 'bucketd');
     assert.match(hello.version, /^\d+\.\d+\.\d+/);
-    assert.equal(hello.protocol, 1);
+    assert.equal(hello.protocol, 2);
+    assert.equal(hello.login, 'none'); // no users: open, on loopback
+    assert.deepEqual(hello.mechanisms, ['SCRAM-SHA-256']);
   });
 
   test('NEW_BUCKET, LIST_BUCKET and their errors', async () => {

@@ -29,7 +29,7 @@ test('the package exports a working client library', async () => {
   const server = await startServer();
   try {
     const client = await pkg.BucketClient.connect({ port: server.port });
-    assert.deepEqual(await client.hello(), { name: 'bucketd', version: pkg.VERSION, protocol: pkg.PROTOCOL_VERSION });
+    assert.deepEqual(await client.hello(), { name: 'bucketd', version: pkg.VERSION, protocol: pkg.PROTOCOL_VERSION, login: 'none', mechanisms: ['SCRAM-SHA-256'] });
     await client.exit();
   } finally {
     await server.stop();

@@ -10,10 +10,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RawPeer } from '../helpers/raw.js';
+import { encodeRequest } from '../../src/protocol/requests.js';
+import { ScramClient } from '../../src/protocol/scram.js';
+import { bucketd, newRoot } from '../helpers/bucketd.js';
 import { REPO_ROOT, startServer } from '../helpers/server.js';
 
 // TLS_REQUIRED needs a server with a certificate: test/e2e/tls-mismatch.test.ts replays it.
-const NOT_REPLAYED = ['IDLE_TIMEOUT', 'TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN', 'NO_SPACE', 'CORRUPT_FILE', 'STORAGE_FAILED', 'INTERNAL', 'big.bin', 'TLS_REQUIRED'];
+// RFC 7677's login (random nonces here) is checked line by line in test/protocol/scram-doc.test.ts.
+const NOT_REPLAYED = ['IDLE_TIMEOUT', 'TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN', 'NO_SPACE', 'CORRUPT_FILE', 'STORAGE_FAILED', 'INTERNAL', 'big.bin', 'TLS_REQUIRED', 'rOprNGfwEbeRWgbNEkqO', '6rriTRBi23WpRR'];
 const mask = (line: string): string => line.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>');
 const sha = (data: string): string => createHash('sha256').update(data).digest('hex');
 
@@ -96,6 +100,46 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
       seen.add(mask(await slow.line()).replace('0.5 s', '30 s'));
     } finally {
       await strict.stop();
+    }
+
+    // Logins, permissions and quotas, on a server with users.
+    const root = await newRoot();
+    for (const user of ['alice', 'bob']) assert.equal((await bucketd(['user', 'add', user, '--root', root], `${user}'s password\n`)).code, 0);
+    const guarded = await startServer({ root });
+    try {
+      const loginAs = async (user: string): Promise<RawPeer> => {
+        const peer = await RawPeer.connect(guarded.port);
+        const scram = new ScramClient(user, `${user}'s password`);
+        peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
+        const challenge = await peer.line();
+        peer.send(encodeRequest({ command: 'LOGIN_PROOF', message: scram.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+        await peer.line();
+        return peer;
+      };
+      const anonymous = await RawPeer.connect(guarded.port);
+      await exchange(anonymous, 'LOGIN,PLAIN,x\n');
+      await exchange(anonymous, 'LOGIN_PROOF,x\n');
+      const wrong = new ScramClient('alice', 'not it');
+      anonymous.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: wrong.firstMessage() }));
+      const challenge = await anonymous.line();
+      await exchange(anonymous, encodeRequest({ command: 'LOGIN_PROOF', message: wrong.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+      await exchange(anonymous, 'LIST_FILE,photos\n');
+      const alice = await loginAs('alice');
+      await exchange(alice, 'NEW_BUCKET,shared\nNEW_BUCKET,private\nNEW_BUCKET,photos\n', 3);
+      await exchange(alice, `UPLOAD_FILE,photos,a.txt,5\n`);
+      await exchange(alice, `meow\nSHA256,${sha('meow\n')}\n`);
+      await exchange(alice, `UPLOAD_FILE,photos,b.txt,12\n`);
+      await exchange(alice, `twelve bytes${''}SHA256,${sha('twelve bytes')}\n`);
+      assert.equal((await bucketd(['user', 'grant', 'bob', 'shared', 'read', '--root', root])).code, 0);
+      assert.equal((await bucketd(['bucket', 'quota', 'photos', '1000', '--root', root])).code, 0);
+      const bob = await loginAs('bob'); // a login reads the access file afresh
+      await exchange(bob, 'UPLOAD_FILE,shared,a.txt,3\n');
+      await exchange(bob, 'LIST_FILE,private\n');
+      await exchange(bob, 'NEW_BUCKET,private\n');
+      await exchange(alice, 'BUCKET_INFO,photos\n');
+      await exchange(alice, 'UPLOAD_FILE,photos,big.bin,5000\n');
+    } finally {
+      await guarded.stop();
     }
 
     const missing = documentedServerLines().filter((line) => !seen.has(line));

@@ -11,7 +11,8 @@ export interface CliResult {
 
 export function runBucket(args: string[], input: string, options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = options.env && { ...process.env, ...options.env };
+    // Variables given as undefined are removed from the child's environment.
+    const env = options.env && Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([, value]) => value !== undefined));
     const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env });
     let stdout = '';
     let stderr = '';

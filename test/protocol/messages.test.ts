@@ -21,6 +21,9 @@ import {
   FILE_ITEM,
   HELLO,
   LIST_HEAD,
+  LOGGED_IN,
+  LOGIN_CONTINUE,
+  BUCKET_INFO,
   readTyped,
   readTypedItem,
   UnexpectedReply,
@@ -42,6 +45,11 @@ const head = (wire: string) => {
 // (codec, value, wire line) rows, written out independently of the encoders.
 const ROWS: Array<[ReplyCodec<any>, unknown, string]> = [
   [HELLO, { name: 'bucketd', version: '0.1.0', protocol: 1 }, '200,bucketd,0.1.0,1 hello from bucketd 0.1.0 (protocol 1)\n'],
+  [HELLO, { name: 'bucketd', version: '0.2.0', protocol: 2, login: 'required', mechanisms: ['SCRAM-SHA-256'] }, '200,bucketd,0.2.0,2,required,SCRAM-SHA-256 hello from bucketd 0.2.0 (protocol 2)\n'],
+  [LOGIN_CONTINUE, { message: 'r=abc,s=c2FsdA==,i=4096' }, '130,r%3Dabc%2Cs%3Dc2FsdA%3D%3D%2Ci%3D4096 go on with LOGIN_PROOF\n'],
+  [LOGGED_IN, { user: 'alice', message: 'v=c2ln' }, '200,alice,v%3Dc2ln logged in as "alice"\n'],
+  [BUCKET_INFO, { bucket: 'photos', files: 2, bytes: 17, quota: 1000 }, '200,photos,2,17,1000 2 files, 17 bytes of a 1000-byte quota\n'],
+  [BUCKET_INFO, { bucket: 'photos', files: 1, bytes: 5 }, '200,photos,1,5, 1 file, 5 bytes\n'],
   [BYE, {}, '221 goodbye\n'],
   [BUCKET_CREATED, { name: 'photos', createdAt: new Date(T) }, `201,photos,${T} bucket "photos" created\n`],
   [BUCKET_DELETED, { bucket: 'photos', deletedFiles: 2 }, '200,photos,2 bucket "photos" deleted with 2 files\n'],
@@ -76,7 +84,8 @@ test('table: list items both ways', () => {
 });
 
 test('fields a newer server adds are ignored; missing or malformed ones are refused', () => {
-  assert.deepEqual(readTyped(HELLO, head('200,bucketd,9.9.9,7,extra,more hi')), { name: 'bucketd', version: '9.9.9', protocol: 7 });
+  assert.deepEqual(readTyped(HELLO, head('200,bucketd,9.9.9,7,optional,SCRAM-SHA-256%20OTHER,more hi')), { name: 'bucketd', version: '9.9.9', protocol: 7, login: 'optional', mechanisms: ['SCRAM-SHA-256', 'OTHER'] });
+  assert.throws(() => readTyped(HELLO, head('200,bucketd,9.9.9,7,maybe,x')), UnexpectedReply);
   assert.deepEqual(readTyped(UPLOAD_GO_AHEAD, head('150,x,3,resume-id')), { name: 'x', size: 3 });
   for (const [codec, wire] of [
     [HELLO, '200,bucketd,0.1.0'],
@@ -114,7 +123,7 @@ test('an error code this build does not know is carried as it came', () => {
 
 test('the error table says which codes close the connection', () => {
   const closing = Object.entries(ERRORS).filter(([, spec]) => spec.closes).map(([code]) => code).sort();
-  assert.deepEqual(closing, ['BAD_TRAILER', 'IDLE_TIMEOUT', 'INCOMPLETE_BODY', 'LINE_TOO_LONG', 'REQUEST_TIMEOUT', 'SHUTTING_DOWN', 'TLS_NOT_AVAILABLE', 'TLS_REQUIRED', 'TOO_MANY_CONNECTIONS', 'TOO_SLOW']);
+  assert.deepEqual(closing, ['AUTH_TIMEOUT', 'BAD_TRAILER', 'IDLE_TIMEOUT', 'INCOMPLETE_BODY', 'LINE_TOO_LONG', 'REQUEST_TIMEOUT', 'SHUTTING_DOWN', 'TLS_NOT_AVAILABLE', 'TLS_REQUIRED', 'TOO_MANY_CONNECTIONS', 'TOO_SLOW']);
   assert.equal(closesConnection('SHUTTING_DOWN'), true);
   assert.equal(closesConnection('NO_SUCH_FILE'), false);
   assert.equal(new BucketError('IDLE_TIMEOUT').closesConnection, true);
