@@ -15,7 +15,7 @@ interface ErrorSpec {
 }
 
 export const ERRORS = {
-  UNKNOWN_COMMAND: { status: 400, closes: false, message: 'unknown command; commands are HELLO, EXIT, NEW_BUCKET, LIST_BUCKET, DELETE_BUCKET, UPLOAD_FILE, LIST_FILE, DOWNLOAD_FILE, DELETE_FILE, LOGIN, LOGIN_PROOF, BUCKET_INFO' },
+  UNKNOWN_COMMAND: { status: 400, closes: false, message: 'unknown command; commands are HELLO, EXIT, NEW_BUCKET, LIST_BUCKET, DELETE_BUCKET, UPLOAD_FILE, LIST_FILE, DOWNLOAD_FILE, DELETE_FILE, LOGIN, LOGIN_PROOF, BUCKET_INFO, GRANT' },
   SPACES_NOT_ALLOWED: { status: 400, closes: false, message: 'a request has no spaces; encode a space in a field as %20' },
   WRONG_FIELD_COUNT: { status: 400, closes: false, message: 'wrong number of fields for this command' },
   BAD_ENCODING: { status: 400, closes: false, message: 'a field is not valid percent-encoded UTF-8' },

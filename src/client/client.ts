@@ -16,6 +16,7 @@ import {
   BUCKET_CREATED,
   BUCKET_DELETED,
   BUCKET_INFO,
+  GRANTED,
   BUCKET_ITEM,
   BYE,
   DOWNLOAD_DONE,
@@ -40,7 +41,7 @@ import {
   type ReplyCodec,
 } from '../protocol/messages.js';
 import { parseItem, parseReply, type ReplyHead } from '../protocol/replies.js';
-import { encodeRequest, encodeUploadTrailer, type Request } from '../protocol/requests.js';
+import { encodeRequest, encodeUploadTrailer, type GrantedPermission, type Request } from '../protocol/requests.js';
 import { SCRAM_MECHANISM, ScramClient, ScramError } from '../protocol/scram.js';
 import { FlowWindow } from '../util/flow.js';
 import { writeChunk, writeWindowed } from '../util/streams.js';
@@ -243,6 +244,15 @@ export class BucketClient {
     return this.#exclusive(() => this.#request({ command: 'BUCKET_INFO', bucket }, BUCKET_INFO));
   }
 
+  /**
+   * Gives `user` (a user name, or `anonymous` for connections that have not
+   * logged in) a permission on a bucket this user is admin of; `none` takes
+   * the user's grant back. Protocol 2 servers with users only.
+   */
+  async grant(bucket: string, user: string, permission: GrantedPermission): Promise<void> {
+    await this.#exclusive(() => this.#request({ command: 'GRANT', bucket, user, permission }, GRANTED));
+  }
+
   /** Deletes a file; resolves with the name as stored. */
   async deleteFile(bucket: string, name: string): Promise<{ name: string }> {
     const deleted = await this.#exclusive(() => this.#request({ command: 'DELETE_FILE', bucket, name }, FILE_DELETED));
@@ -441,7 +451,15 @@ export class BucketClient {
         this.#reconnect = false;
         this.#endedBy = undefined;
         this.#user = undefined;
-        if (this.#credentials) await this.#loginNow(this.#credentials);
+        if (this.#credentials) {
+          try {
+            await this.#loginNow(this.#credentials);
+          } catch (error) {
+            // Never go on unauthenticated as if logged in: the next call tries afresh.
+            this.#dropLink();
+            throw error;
+          }
+        }
       }
       if (this.#link.closed || this.#link.socket.destroyed) {
         throw this.#endedBy ?? new ClientError('CONNECTION_LOST', 'the connection is closed');

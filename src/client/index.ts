@@ -3,3 +3,4 @@ export { ClientError, CLIENT_ERRORS, type ClientErrorCode } from './errors.js';
 export type { TlsOption } from './transport.js';
 export { downloadFile, resolveDestination, uploadFile, type DownloadFileOptions } from './files.js';
 export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';
+export type { GrantedPermission } from '../protocol/requests.js';

@@ -158,6 +158,21 @@ export const BUCKET_INFO: ReplyCodec<BucketInfo> = {
   message: (info) => `${plural(info.files, 'file')}, ${info.bytes} bytes${info.quota === undefined ? '' : ` of a ${info.quota}-byte quota`}`,
 };
 
+export interface Granted {
+  bucket: string;
+  user: string;
+  /** What the user now holds on the bucket; `none` when the grant was taken back. */
+  permission: string;
+}
+
+export const GRANTED: ReplyCodec<Granted> = {
+  name: 'GRANT reply',
+  status: STATUS.OK,
+  fields: (granted) => [granted.bucket, granted.user, granted.permission],
+  read: ([bucket, user, permission]) => (bucket === undefined || user === undefined || permission === undefined ? undefined : { bucket, user, permission }),
+  message: (granted) => (granted.permission === 'none' ? `"${granted.user}" holds no grant on "${granted.bucket}"` : `"${granted.user}" may ${granted.permission} "${granted.bucket}"`),
+};
+
 export const BYE: ReplyCodec<Record<string, never>> = {
   name: 'EXIT reply',
   status: STATUS.BYE,

@@ -17,10 +17,11 @@ export const COMMANDS = [
   'LIST_FILE',
   'DOWNLOAD_FILE',
   'DELETE_FILE',
-  // Protocol 2: logging in, and a bucket's usage and quota.
+  // Protocol 2: logging in, a bucket's usage and quota, grants by a bucket's admin.
   'LOGIN',
   'LOGIN_PROOF',
   'BUCKET_INFO',
+  'GRANT',
 ] as const;
 
 export type Command = (typeof COMMANDS)[number];
@@ -44,7 +45,16 @@ export type Request =
   | { command: 'DELETE_FILE'; bucket: string; name: string }
   | { command: 'LOGIN'; mechanism: string; message: string }
   | { command: 'LOGIN_PROOF'; message: string }
-  | { command: 'BUCKET_INFO'; bucket: string };
+  | { command: 'BUCKET_INFO'; bucket: string }
+  | { command: 'GRANT'; bucket: string; user: string; permission: GrantedPermission };
+
+/** What GRANT may give: a permission, or `none` to take one back. */
+export const GRANTABLE = ['read', 'write', 'admin', 'none'] as const;
+export type GrantedPermission = (typeof GRANTABLE)[number];
+
+export function isGrantable(word: string): word is GrantedPermission {
+  return (GRANTABLE as readonly string[]).includes(word);
+}
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message?: string };
 
@@ -62,6 +72,7 @@ const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
   LOGIN: [2, 2],
   LOGIN_PROOF: [1, 1],
   BUCKET_INFO: [1, 1],
+  GRANT: [3, 3],
 };
 
 const FIELD_NAMES: Record<Command, string> = {
@@ -77,6 +88,7 @@ const FIELD_NAMES: Record<Command, string> = {
   LOGIN: 'LOGIN,<mechanism>,<client-first-message>',
   LOGIN_PROOF: 'LOGIN_PROOF,<client-final-message>',
   BUCKET_INFO: 'BUCKET_INFO,<bucket>',
+  GRANT: 'GRANT,<bucket>,<user>,<read|write|admin|none>',
 };
 
 /** Splits a line at commas into raw byte fields. */
@@ -147,6 +159,9 @@ export function parseRequest(line: Uint8Array): ParseResult<Request> {
     case 'DOWNLOAD_FILE':
     case 'DELETE_FILE':
       return { ok: true, value: { command: word, bucket: first, name: second } };
+    case 'GRANT':
+      if (!isGrantable(third)) return { ok: false, code: 'BAD_FIELD', message: `the permission must be one of ${GRANTABLE.join(', ')}` };
+      return { ok: true, value: { command: word, bucket: first, user: second, permission: third } };
   }
 }
 
@@ -180,6 +195,9 @@ export function encodeRequest(request: Request): Buffer {
     case 'DOWNLOAD_FILE':
     case 'DELETE_FILE':
       fields.push(request.bucket, request.name);
+      break;
+    case 'GRANT':
+      fields.push(request.bucket, request.user, request.permission);
       break;
     default:
       return assertNever(request);

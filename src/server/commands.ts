@@ -3,7 +3,7 @@
  * exchange. Handlers never parse bytes and never touch files except
  * through Storage.
  */
-import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_INFO, BUCKET_ITEM, BYE, FILE_DELETED, FILE_ITEM, HELLO, LOGGED_IN, LOGIN_CONTINUE } from '../protocol/messages.js';
+import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_INFO, BUCKET_ITEM, BYE, FILE_DELETED, FILE_ITEM, GRANTED, HELLO, LOGGED_IN, LOGIN_CONTINUE } from '../protocol/messages.js';
 import { checkBucketName } from '../storage/names.js';
 import { listingOf, type BucketInfo, type Listing } from '../storage/storage.js';
 import { MECHANISMS } from './auth/authority.js';
@@ -35,6 +35,15 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
       const { files, bytes } = await exchange.quotas.usage(request.bucket);
       const quota = exchange.authority.store?.quota(request.bucket);
       await exchange.reply(BUCKET_INFO, { bucket: request.bucket, files, bytes, ...(quota === undefined ? {} : { quota }) });
+      return 'continue';
+    }
+    case 'GRANT': {
+      exchange.describe({ bucket: request.bucket });
+      checkBucketName(request.bucket);
+      await exchange.quotas.usage(request.bucket); // NO_SUCH_BUCKET for a missing one (a server admin may ask)
+      await exchange.authority.grant(request.bucket, request.user, request.permission);
+      await exchange.reply(GRANTED, { bucket: request.bucket, user: request.user, permission: request.permission });
+      exchange.logger.info('grant changed', { peer: exchange.session.peer, by: exchange.session.user, bucket: request.bucket, user: request.user, permission: request.permission });
       return 'continue';
     }
     case 'EXIT':

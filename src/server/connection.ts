@@ -79,6 +79,8 @@ export class Connection {
   #lineTimer: NodeJS.Timeout | undefined;
   #awaitingLine = false;
   #authTimer: NodeJS.Timeout | undefined;
+  /** The auth deadline passed during a request: the connection closes when it ends, unless it logged in. */
+  #authExpired = false;
   /** A download body is on its way out: no line may be sent until it ends. */
   #bodyOut = false;
   readonly #lender: ConnectionLender;
@@ -102,21 +104,47 @@ export class Connection {
     // drips in a byte at a time cannot hold the connection for ever.
     if (options.requestTimeoutMs > 0) socket.on('data', () => this.#armLineDeadline());
     // Where a login is required, a connection that never logs in goes.
-    if (options.authTimeoutMs > 0 && options.authority.loginPolicy() === 'required') {
-      this.#authTimer = setTimeout(() => {
-        if (this.session.user !== undefined) return;
-        if (this.#busy) {
-          this.#authTimer?.refresh(); // asked again once this request is done
-          return;
-        }
-        this.#options.logger.info('no login in time; closing', { peer: this.session.peer });
-        this.#closeWith('auth-timeout', encodeErrorReply('AUTH_TIMEOUT', `no login within ${options.authTimeoutMs / 1000} s; closing`));
-      }, options.authTimeoutMs);
-      this.#authTimer.unref();
-    }
+    this.#armAuthDeadline();
     // Errors surface through the reader and writes; this keeps them from
     // being thrown as unhandled 'error' events.
     socket.on('error', () => undefined);
+  }
+
+  /**
+   * A fixed deadline for logging in, from the connection's start (or from
+   * the moment it was logged out again). Requests in flight do not push it
+   * back: one that is running when it passes ends, then the connection
+   * closes unless that request logged it in.
+   */
+  #armAuthDeadline(): void {
+    const { authTimeoutMs, authority } = this.#options;
+    if (authTimeoutMs <= 0 || this.#authTimer !== undefined || this.session.user !== undefined) return;
+    if (authority.loginPolicy() !== 'required') return;
+    this.#authTimer = setTimeout(() => {
+      this.#authTimer = undefined;
+      if (this.session.user !== undefined) return;
+      if (this.#busy) this.#authExpired = true;
+      else this.#closeForAuthTimeout();
+    }, authTimeoutMs);
+    this.#authTimer.unref();
+  }
+
+  /** After each request: logged in, the deadline goes; logged out again, it starts afresh. */
+  #checkAuthDeadline(): void {
+    if (this.session.user !== undefined) {
+      clearTimeout(this.#authTimer);
+      this.#authTimer = undefined;
+      this.#authExpired = false;
+    } else if (this.#authExpired) {
+      this.#closeForAuthTimeout();
+    } else {
+      this.#armAuthDeadline();
+    }
+  }
+
+  #closeForAuthTimeout(): void {
+    this.#options.logger.info('no login in time; closing', { peer: this.session.peer });
+    this.#closeWith('auth-timeout', encodeErrorReply('AUTH_TIMEOUT', `no login within ${this.#options.authTimeoutMs / 1000} s; closing`));
   }
 
   /** Serves requests until the connection ends. Never throws. */
@@ -137,6 +165,7 @@ export class Connection {
         }
         if (frame.kind !== 'line') continue; // Only lines come between requests.
         const outcome = await this.#serveRequest(frame.line, lineStart, exchange);
+        if (outcome !== 'close') this.#checkAuthDeadline();
         if (outcome === 'close') {
           if (!this.#closing && this.#closeReason !== 'exit') this.#closeReason = 'after-error';
           break;
@@ -192,7 +221,6 @@ export class Connection {
         this.#options.authority.check(this.session, request);
         await this.#options.hooks.beforeRequest?.(this.session, request);
         outcome = await handleRequest(request, exchange);
-        if (this.session.user !== undefined) clearTimeout(this.#authTimer);
       } catch (error) {
         if (error instanceof ConnectionGone) {
           // The connection went before the request's end: no final reply.

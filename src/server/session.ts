@@ -19,6 +19,8 @@ export interface Session {
   requests: number;
   /** The user logged in on this connection; undefined before a login (the anonymous user). */
   user?: string | undefined;
+  /** What identified the user's password at login: a change or removal since logs the session out. */
+  loginStamp?: string | undefined;
 }
 
 /** One request, as it ended. */

@@ -138,6 +138,7 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
       await exchange(bob, 'NEW_BUCKET,private\n');
       await exchange(alice, 'BUCKET_INFO,photos\n');
       await exchange(alice, 'UPLOAD_FILE,photos,big.bin,5000\n');
+      for (const grant of ['bob,read', 'anonymous,read', 'bob,none', 'carol,read', 'bob,owner']) await exchange(alice, `GRANT,photos,${grant}\n`);
     } finally {
       await guarded.stop();
     }

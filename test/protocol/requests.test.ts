@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { COMMANDS, encodeRequest, parseRequest, parseUploadTrailer, type Request } from '../../src/protocol/requests.js';
+import { COMMANDS, encodeRequest, GRANTABLE, parseRequest, parseUploadTrailer, type Request } from '../../src/protocol/requests.js';
 
 const parse = (line: string) => parseRequest(Buffer.from(line, 'utf8'));
 
@@ -69,7 +69,22 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.record({ bucket: text, name: text, size: fc.maxSafeNat() }).map((r): Request => ({ command: 'UPLOAD_FILE', ...r })),
   fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DOWNLOAD_FILE', ...r })),
   fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DELETE_FILE', ...r })),
+  text.map((bucket): Request => ({ command: 'BUCKET_INFO', bucket })),
+  fc.record({ mechanism: text, message: text }).map((r): Request => ({ command: 'LOGIN', ...r })),
+  text.map((message): Request => ({ command: 'LOGIN_PROOF', message })),
+  fc.record({ bucket: text, user: text, permission: fc.constantFrom(...GRANTABLE) }).map((r): Request => ({ command: 'GRANT', ...r })),
 );
+
+test('GRANT takes read, write, admin or none, and nothing else', () => {
+  assert.deepEqual(parseRequest(Buffer.from('GRANT,photos,bob,write')), { ok: true, value: { command: 'GRANT', bucket: 'photos', user: 'bob', permission: 'write' } });
+  assert.deepEqual(parseRequest(Buffer.from('GRANT,photos,anonymous,none')), { ok: true, value: { command: 'GRANT', bucket: 'photos', user: 'anonymous', permission: 'none' } });
+  for (const bad of ['owner', 'READ', '', 'read%20']) {
+    const parsed = parseRequest(Buffer.from(`GRANT,photos,bob,${bad}`));
+    assert.equal(parsed.ok ? 'ok' : parsed.code, 'BAD_FIELD', bad);
+  }
+  const short = parseRequest(Buffer.from('GRANT,photos,bob'));
+  assert.equal(short.ok ? 'ok' : short.code, 'WRONG_FIELD_COUNT');
+});
 
 test('property: every request round-trips through one line without spaces', () => {
   fc.assert(

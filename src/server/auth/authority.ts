@@ -6,7 +6,7 @@
  *
  *   read   LIST_FILE, DOWNLOAD_FILE, BUCKET_INFO
  *   write  read + UPLOAD_FILE, DELETE_FILE
- *   admin  write + DELETE_BUCKET          (a server admin: admin everywhere)
+ *   admin  write + DELETE_BUCKET, GRANT   (a server admin: admin everywhere)
  *   create NEW_BUCKET (a right of the user, not of a bucket)
  *
  * A logged-in user with no grant on a bucket cannot tell it from a missing
@@ -20,7 +20,7 @@ import { decoyVerifier, SCRAM_MECHANISM, ScramError, ScramServer } from '../../p
 import { isValidBucketName, normalizeFileName } from '../../storage/names.js';
 import type { Logger } from '../logger.js';
 import type { Session } from '../session.js';
-import { permits, type Permission, type UserStore } from '../users/index.js';
+import { ANONYMOUS, isValidUserName, permits, type Permission, type UserStore } from '../users/index.js';
 import { LoginThrottle } from './throttle.js';
 
 export const MECHANISMS = [SCRAM_MECHANISM];
@@ -47,7 +47,16 @@ function needOf(request: Request): Need {
     case 'LIST_FILE':
     case 'BUCKET_INFO':
       return { bucket: request.bucket, permission: 'read' };
+    case 'GRANT':
+      return { bucket: request.bucket, permission: 'admin' };
   }
+}
+
+/** The larger of two grants: a user may always do what the anonymous user may. */
+function larger(a: Permission | undefined, b: Permission | undefined): Permission | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return permits(a, b) ? a : b;
 }
 
 export class Authority {
@@ -55,9 +64,15 @@ export class Authority {
   readonly #logger: Logger;
   readonly #throttle: LoginThrottle;
   readonly #logins = new WeakMap<Session, ScramServer>();
+  /**
+   * Once this server has had users, it never falls back to open: removing
+   * the last user leaves only what the anonymous user was granted.
+   */
+  #hadUsers = false;
 
   constructor(store: UserStore | undefined, logger: Logger, throttle = new LoginThrottle()) {
     this.#store = store;
+    this.#hadUsers = store?.hasUsers === true;
     this.#logger = logger;
     this.#throttle = throttle;
   }
@@ -68,25 +83,22 @@ export class Authority {
   }
 
   get usersExist(): boolean {
-    return this.#store?.hasUsers === true;
+    if (this.#store?.hasUsers) this.#hadUsers = true;
+    return this.#hadUsers;
   }
 
   loginPolicy(): LoginPolicy {
     if (!this.usersExist) return 'none';
-    return this.#store!.grantsOf(undefined).size > 0 ? 'optional' : 'required';
+    return this.#store && this.#store.grantsOf(undefined).size > 0 ? 'optional' : 'required';
   }
 
   /** Throws the error a request gets instead of running; returns if it may run. */
   check(session: Session, request: Request): void {
     const store = this.#store;
-    if (!store?.hasUsers) return;
+    if (!store || !this.usersExist) return;
     const need = needOf(request);
     if (need === 'none') return;
-    const user = session.user;
-    if (user !== undefined && store.user(user) === undefined) {
-      session.user = undefined; // removed while logged in
-      throw new BucketError('AUTH_REQUIRED', 'this login is no longer valid; log in again');
-    }
+    const user = this.#currentUser(session);
     if (need === 'create') {
       if (!isValidBucketName(request.command === 'NEW_BUCKET' ? request.bucket : '')) return; // its own error comes first
       if (user === undefined) throw new BucketError('AUTH_REQUIRED', 'log in to create buckets');
@@ -97,7 +109,7 @@ export class Authority {
     // Malformed names get their own errors from the storage, in the usual order.
     if (!isValidBucketName(need.bucket)) return;
     if (need.name !== undefined && !isValidFileName(need.name)) return;
-    const held = store.permissionOn(user, need.bucket);
+    const held = this.#permissionOn(user, need.bucket);
     if (permits(held, need.permission)) return;
     if (user === undefined) throw new BucketError('AUTH_REQUIRED', `log in to ${describe(need.permission)} bucket "${need.bucket}"`);
     if (held === undefined) throw new BucketError('NO_SUCH_BUCKET', `no bucket "${need.bucket}"`);
@@ -106,8 +118,40 @@ export class Authority {
 
   /** Whether the session sees the bucket in LIST_BUCKET. */
   canSee(session: Session, bucket: string): boolean {
+    if (!this.#store || !this.usersExist) return true;
+    return this.#permissionOn(this.#currentUser(session), bucket) !== undefined;
+  }
+
+  /**
+   * Changes a grant on a bucket (the caller holds admin on it, checked
+   * before dispatch): `none` takes it back. The user must exist, or be the
+   * anonymous user.
+   */
+  async grant(bucket: string, user: string, permission: Permission | 'none'): Promise<void> {
     const store = this.#store;
-    return !store?.hasUsers || store.permissionOn(session.user, bucket) !== undefined;
+    if (!store || !this.usersExist) throw new BucketError('FORBIDDEN', 'this server has no users: everyone may do everything, and grants mean nothing', ['admin']);
+    if (user !== ANONYMOUS && !isValidUserName(user)) throw new BucketError('INVALID_USER_NAME');
+    if (user !== ANONYMOUS && store.user(user) === undefined) throw new BucketError('NO_SUCH_USER', `no user "${user}"`);
+    if (permission === 'none') await store.revoke(user, bucket);
+    else await store.grant(user, bucket, permission);
+  }
+
+  /** The session's user while its login still holds: removed or given a new password since, it is logged out. */
+  #currentUser(session: Session): string | undefined {
+    const user = session.user;
+    if (user === undefined) return undefined;
+    const record = this.#store?.user(user);
+    if (record === undefined || record.scram.storedKey !== session.loginStamp) {
+      session.user = undefined;
+      session.loginStamp = undefined;
+      throw new BucketError('AUTH_REQUIRED', 'this login is no longer valid (the user was removed or its password changed); log in again');
+    }
+    return user;
+  }
+
+  #permissionOn(user: string | undefined, bucket: string): Permission | undefined {
+    const store = this.#store!;
+    return larger(user === undefined ? undefined : store.permissionOn(user, bucket), store.grantsOf(undefined).get(bucket));
   }
 
   /** A bucket was created: its creator becomes its admin. */
@@ -118,13 +162,16 @@ export class Authority {
 
   /** A bucket was deleted: its grants and quota go with it (a new bucket of that name starts clean). */
   async deleted(bucket: string): Promise<void> {
-    await this.#store?.forgetBucket(bucket);
+    await this.#store?.forgetBucket(bucket, { withQuota: false });
   }
 
   /** The first step of a login: the server's challenge. */
   async startLogin(session: Session, mechanism: string, message: string): Promise<string> {
-    if (mechanism !== SCRAM_MECHANISM) throw new BucketError('UNSUPPORTED_MECHANISM', `unsupported login mechanism "${mechanism}"; this server offers ${MECHANISMS.join(', ')}`);
+    // A new login logs the connection out until it succeeds.
+    session.user = undefined;
+    session.loginStamp = undefined;
     this.#logins.delete(session);
+    if (mechanism !== SCRAM_MECHANISM) throw new BucketError('UNSUPPORTED_MECHANISM', `unsupported login mechanism "${mechanism}"; this server offers ${MECHANISMS.join(', ')}`);
     const store = this.#store;
     await store?.refresh(); // a user added or changed a moment ago counts now
     const secret = store?.decoySecret ?? DECOY_SECRET;
@@ -147,6 +194,8 @@ export class Authority {
     const server = this.#logins.get(session);
     if (!server) throw new BucketError('LOGIN_NOT_STARTED');
     this.#logins.delete(session);
+    // Attempts for one user, or from one address, take turns after failures.
+    await this.#throttle.turn(session.remoteAddress, server.user);
     let outcome;
     try {
       outcome = server.finish(message);
@@ -156,6 +205,7 @@ export class Authority {
     }
     if (!outcome.ok) return this.#fail(session, outcome.user, outcome.knownUser ? 'wrong password' : 'no such user');
     session.user = outcome.user;
+    session.loginStamp = this.#store?.user(outcome.user)?.scram.storedKey;
     this.#throttle.succeeded(outcome.user);
     this.#logger.info('logged in', { peer: session.peer, user: outcome.user });
     return { user: outcome.user, message: outcome.serverFinal };
@@ -163,6 +213,7 @@ export class Authority {
 
   async #fail(session: Session, user: string | undefined, why: string): Promise<never> {
     session.user = undefined;
+    session.loginStamp = undefined;
     const delayMs = this.#throttle.failed(session.remoteAddress, user);
     // The reason stays in the log: the reply is the same whatever went wrong.
     this.#logger.warn('login failed', { peer: session.peer, user, reason: why, delayMs });

@@ -4,6 +4,11 @@
  * usage is read from the storage once, then kept by the uploads and
  * deletes that change it; a replaced file counts in full until the usage
  * is read again (it is, after any delete, and every few minutes).
+ *
+ * A file stored while the usage is being read may or may not be in what
+ * the storage lists, so it is added to the result (counted twice at worst:
+ * a quota errs on the side of refusing) and that result is read again the
+ * next time it is needed.
  */
 import { BucketError } from '../../errors.js';
 import type { Storage } from '../../storage/storage.js';
@@ -27,6 +32,8 @@ export class QuotaKeeper {
   readonly #usage = new Map<string, Usage>();
   readonly #reading = new Map<string, Promise<Usage>>();
   readonly #inFlight = new Map<string, number>();
+  /** Changes seen while a bucket's usage is being read. */
+  readonly #duringRead = new Map<string, { files: number; bytes: number; changed: boolean }>();
 
   constructor(storage: Storage, quotas: QuotaSource) {
     this.#storage = storage;
@@ -75,19 +82,34 @@ export class QuotaKeeper {
   stored(bucket: string, size: number): void {
     const known = this.#usage.get(bucket);
     if (known) this.#usage.set(bucket, { ...known, files: known.files + 1, bytes: known.bytes + size });
+    const during = this.#duringRead.get(bucket);
+    if (during) {
+      during.files += 1;
+      during.bytes += size;
+      during.changed = true;
+    }
   }
 
   /** The bucket lost files (or is gone): its usage is read again when next needed. */
   changed(bucket: string): void {
     this.#usage.delete(bucket);
+    const during = this.#duringRead.get(bucket);
+    if (during) during.changed = true;
   }
 
   async #read(bucket: string): Promise<Usage> {
-    const listing = await this.#storage.listFiles(bucket);
-    let bytes = 0;
-    for await (const page of listing.pages) for (const file of page) bytes += file.size;
-    const usage = { files: listing.count, bytes, readAt: Date.now() };
-    this.#usage.set(bucket, usage);
-    return usage;
+    const during = { files: 0, bytes: 0, changed: false };
+    this.#duringRead.set(bucket, during);
+    try {
+      const listing = await this.#storage.listFiles(bucket);
+      let bytes = 0;
+      for await (const page of listing.pages) for (const file of page) bytes += file.size;
+      // Changed meanwhile: this answer holds for now (stores added), and is read again next time.
+      const usage = { files: listing.count + during.files, bytes: bytes + during.bytes, readAt: during.changed ? 0 : Date.now() };
+      this.#usage.set(bucket, usage);
+      return usage;
+    } finally {
+      this.#duringRead.delete(bucket);
+    }
   }
 }

@@ -278,11 +278,16 @@ export class UserStore {
     });
   }
 
-  /** A bucket was deleted: its grants (every user's) and quota go with it. Writes nothing if none mention it. */
-  async forgetBucket(bucket: string): Promise<void> {
+  /**
+   * A bucket was deleted: every grant on it goes (a new bucket of that name
+   * starts clean). Its quota, an operator's setting, stays unless
+   * `withQuota`. Writes nothing if none of it mentions the bucket.
+   */
+  async forgetBucket(bucket: string, options: { withQuota?: boolean } = {}): Promise<void> {
+    const withQuota = options.withQuota !== false;
     await this.#change((document) => {
-      let changed = Object.hasOwn(document.quotas, bucket) || Object.hasOwn(document.anonymous.grants, bucket);
-      delete document.quotas[bucket];
+      let changed = (withQuota && Object.hasOwn(document.quotas, bucket)) || Object.hasOwn(document.anonymous.grants, bucket);
+      if (withQuota) delete document.quotas[bucket];
       delete document.anonymous.grants[bucket];
       for (const user of document.users) {
         if (!Object.hasOwn(user.grants, bucket)) continue;
