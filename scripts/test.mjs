@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { ensureSystemDeps } from './system-deps.mjs';
 
 const args = process.argv.slice(2);
 const slow = args.includes('--slow');
@@ -31,6 +32,8 @@ if (files.length === 0) {
   console.error(`no test files under ${root}; run npm run build:test first`);
   process.exit(1);
 }
+
+ensureSystemDeps();
 
 const options = slow
   ? // Slow tests measure memory and time, so they run alone; a hung one

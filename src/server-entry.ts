@@ -1,7 +1,11 @@
 /** `bucketd/server`: the server and its storage, for embedding. */
 export { BucketError, closesConnection, ERRORS, type AnyErrorCode, type ErrorCode } from './errors.js';
 export { BucketServer, DEFAULT_HOST, DEFAULT_PORT, type ServerOptions } from './server/server.js';
-export { createLogger, type Logger, type LogLevel } from './server/logger.js';
+export { createLogger, type LogFormat, type Logger, type LogLevel } from './server/logger.js';
+export { accessLog, combineHooks } from './server/access-log.js';
+export { ServerMetrics } from './server/ops/metrics.js';
+export { Activity } from './server/ops/activity.js';
+export { OpsHttpServer, type OpsHttpOptions, type OpsSource } from './server/ops/http.js';
 export { TlsSetupError, type CertificateSummary, type TlsFiles } from './server/tls.js';
 export { FsStorage, UnsafeRootError, type FsStorageOptions } from './storage/fs/fs-storage.js';
 export type { CloseReason, RequestRecord, ServerHooks, Session } from './server/session.js';

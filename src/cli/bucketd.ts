@@ -9,7 +9,10 @@
  * SIGINT or SIGTERM. `bucketd user ...` and `bucketd bucket ...` manage its
  * users and quotas instead (server-users.ts).
  */
-import { createLogger, isLogLevel } from '../server/logger.js';
+import { isLogFormat, isLogLevel } from '../server/logger.js';
+import { Activity } from '../server/ops/activity.js';
+import { OpsHttpServer } from '../server/ops/http.js';
+import { ServerMetrics } from '../server/ops/metrics.js';
 import {
   BucketServer,
   DEFAULT_AUTH_TIMEOUT_MS,
@@ -28,11 +31,13 @@ import { errnoOf } from '../storage/fs/os-errors.js';
 import { UnsafeRootError } from '../storage/fs/fs-storage.js';
 import { openStorage, UnsupportedStoreError } from '../storage/open.js';
 import { VERSION } from '../version.js';
+import { combineHooks } from '../server/access-log.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
 import { askForRoot } from './root-prompt.js';
 import { openAccess } from './server-access.js';
-import { loadTlsFiles, reloadTlsOnHangup, tlsPathsOf } from './server-tls.js';
+import { openLogging } from './server-logging.js';
+import { loadTlsFiles, tlsPathsOf, tlsReloader } from './server-tls.js';
 
 const USAGE = `usage: bucketd [options] [ROOT]
 
@@ -59,9 +64,15 @@ options:
   --allow-anonymous        serve with no users on an address other than loopback
                            (anyone who reaches it may do anything)
   --log-level LEVEL        debug, info, warn, error or silent (default info)
+  --log-format FORMAT      json (one object per line) or pretty (default: pretty
+                           on a terminal, json otherwise)
+  --log-file FILE          log to FILE instead of standard error; SIGHUP reopens it
+  --http-port PORT         serve /metrics, /healthz, /readyz and a status page
+                           at / over HTTP on PORT (default: off)
+  --http-host HOST         address for --http-port (default: the same as --host)
   --tls-cert FILE          serve TLS on the same port, with this certificate (PEM)
   --tls-key FILE           and this private key (PEM); give both or neither;
-                           SIGHUP reads them again
+                           SIGHUP reads them again (and reopens --log-file)
   -h, --help               show this help
   -V, --version            show the version
 
@@ -94,6 +105,10 @@ else runMain({
     'buffer-memory': { type: 'string' },
     'shutdown-grace': { type: 'string' },
     'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
+    'log-file': { type: 'string' },
+    'http-port': { type: 'string' },
+    'http-host': { type: 'string' },
     'auth-timeout': { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
     'tls-cert': { type: 'string' },
@@ -107,6 +122,12 @@ else runMain({
     }
     const logLevel = values['log-level'] ?? 'info';
     if (!isLogLevel(logLevel)) throw new UsageError(`invalid --log-level "${logLevel}"`);
+    const logFormat = values['log-format'];
+    if (logFormat !== undefined && !isLogFormat(logFormat)) throw new UsageError(`invalid --log-format "${logFormat}"; use json or pretty`);
+    if (values['log-file'] === '') throw new UsageError('--log-file needs a file name');
+    if (values['http-host'] !== undefined && values['http-port'] === undefined) throw new UsageError('--http-host goes with --http-port');
+    if (values['http-port'] === '') throw new UsageError('--http-port needs a port number');
+    const httpPort = values['http-port'] === undefined ? undefined : parsePort(values['http-port']);
     const host = hostOf(values.host ?? process.env.BUCKETD_HOST);
     const port = parsePort(values.port ?? process.env.BUCKETD_PORT);
     const given = values as Record<string, string | undefined>;
@@ -138,7 +159,8 @@ else runMain({
     const root = positionals[0] ?? (await askForRoot(process.stdin, process.stderr, process.stdin.isTTY === true));
     if (root === undefined || root === '') throw new UsageError('no ROOT folder given');
 
-    const logger = createLogger(logLevel);
+    const logging = openLogging({ level: logLevel, format: logFormat, file: values['log-file'] });
+    const logger = logging.logger;
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
       if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
@@ -147,7 +169,13 @@ else runMain({
       throw new Error(`cannot use ${root} as the root folder: ${reason}`);
     });
     const users = await openAccess(root, host, values['allow-anonymous'] === true, logger);
-    const server = new BucketServer({
+    // Metrics and the status page see the server through hooks; they exist
+    // only when the HTTP side is on.
+    let server: BucketServer | undefined;
+    const metrics = httpPort === undefined ? undefined : new ServerMetrics(() => server);
+    const activity = httpPort === undefined ? undefined : new Activity(() => server?.bytesTransferred() ?? { in: 0, out: 0 });
+    server = new BucketServer({
+      hooks: combineHooks(metrics?.hooks, activity?.hooks),
       users,
       authTimeoutMs: seconds('auth-timeout', DEFAULT_AUTH_TIMEOUT_MS),
       storage,
@@ -165,6 +193,7 @@ else runMain({
       bufferMemory,
       tls,
     });
+    const running = server;
     // Signals are handled before the address is announced, so that whoever
     // reads that line may stop the server at once.
     let stopping = false;
@@ -174,8 +203,10 @@ else runMain({
         process.exit(1);
       }
       stopping = true;
-      logger.info('shutting down', { signal, connections: server.connectionCount });
-      void server.close().then(() => {
+      logger.info('shutting down', { signal, connections: running.connectionCount });
+      void running.close().then(async () => {
+        activity?.stop();
+        await ops?.close();
         users.close();
         logger.info('stopped');
         process.exit(0);
@@ -183,12 +214,30 @@ else runMain({
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    if (tlsPaths) reloadTlsOnHangup(server, tlsPaths, logger);
-    const address = await server.listen().catch((error: unknown) => {
-      const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : (errnoOf(error) ?? String(error));
-      throw new Error(`cannot listen on ${formatAddress(host, port)}: ${reason}`);
+    // SIGHUP: the log file first (so what follows lands in the new one), then TLS.
+    const reloadTls = tlsPaths && tlsReloader(running, tlsPaths, logger);
+    let hangups = Promise.resolve();
+    process.on('SIGHUP', () => {
+      hangups = hangups.then(async () => {
+        logging.reopen();
+        logger.info('SIGHUP', { logFile: values['log-file'], tls: reloadTls !== undefined });
+        await reloadTls?.();
+      });
     });
-    process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)}${tls ? ' with TLS' : ''} (root ${storage.description})\n`);
+    const cannotListen = (where: string) => (error: unknown) => {
+      const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : (errnoOf(error) ?? String(error));
+      throw new Error(`cannot listen on ${where}: ${reason}`);
+    };
+    let ops: OpsHttpServer | undefined;
+    let httpLine = '';
+    if (httpPort !== undefined && metrics && activity) {
+      const httpHost = hostOf(values['http-host'] ?? host);
+      ops = new OpsHttpServer({ host: httpHost, port: httpPort, source: running, metrics, activity, logger });
+      const bound = await ops.listen().catch(cannotListen(formatAddress(httpHost, httpPort)));
+      httpLine = `bucketd http on http://${formatAddress(bound.address, bound.port)}/ (/metrics, /healthz, /readyz)\n`;
+    }
+    const address = await running.listen().catch(cannotListen(formatAddress(host, port)));
+    process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)}${tls ? ' with TLS' : ''} (root ${storage.description})\n${httpLine}`);
     return undefined; // serves until a signal stops it
   },
 });

@@ -37,13 +37,12 @@ export async function loadTlsFiles(paths: TlsPaths, logger: Logger): Promise<Tls
 }
 
 /**
- * On SIGHUP, reads the files again and serves them to new connections; a
- * pair that cannot be read or used is one log line, and the one in use
- * stays. Connections in flight keep theirs either way.
+ * What SIGHUP does for TLS: reads the files again and serves them to new
+ * connections; a pair that cannot be read or used is one log line, and the
+ * one in use stays. Connections in flight keep theirs either way.
  */
-export function reloadTlsOnHangup(server: BucketServer, paths: TlsPaths, logger: Logger): void {
-  let reloads = Promise.resolve();
-  const reload = async (): Promise<void> => {
+export function tlsReloader(server: BucketServer, paths: TlsPaths, logger: Logger): () => Promise<void> {
+  return async (): Promise<void> => {
     try {
       describe(server.reloadTls(await readTlsFiles(paths)), logger, 'TLS certificate reloaded');
     } catch (error) {
@@ -51,9 +50,6 @@ export function reloadTlsOnHangup(server: BucketServer, paths: TlsPaths, logger:
       logger.error('TLS reload failed; still serving the previous certificate', { cert: paths.cert, key: paths.key, reason });
     }
   };
-  process.on('SIGHUP', () => {
-    reloads = reloads.then(reload);
-  });
 }
 
 async function readTlsFiles(paths: TlsPaths): Promise<TlsFiles> {

@@ -73,7 +73,7 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
       exchange.quotas.changed(request.bucket);
       await exchange.authority.deleted(request.bucket);
       await exchange.reply(BUCKET_DELETED, { bucket: request.bucket, deletedFiles });
-      exchange.logger.info('bucket deleted', { peer: exchange.session.peer, bucket: request.bucket, files: deletedFiles });
+      exchange.logger.debug('bucket deleted', { peer: exchange.session.peer, bucket: request.bucket, files: deletedFiles });
       return 'continue';
     }
     case 'LIST_FILE': {

@@ -44,6 +44,7 @@ export interface ConnectionOptions {
   listings: Semaphore;
   authority: Authority;
   quotas: QuotaKeeper;
+  uploads: Set<{ readonly received: number }>;
   /** Where a login is required, a connection not logged in this long after it opened is closed; 0 = never. */
   authTimeoutMs: number;
 }
@@ -216,7 +217,6 @@ export class Connection {
       }
       const request = parsed.value;
       state.command = request.command;
-      this.#options.logger.debug('request', { peer: this.session.peer, command: request.command });
       try {
         this.#options.authority.check(this.session, request);
         await this.#options.hooks.beforeRequest?.(this.session, request);
@@ -250,7 +250,6 @@ export class Connection {
     };
     if (state.bucket !== undefined) record.bucket = state.bucket;
     if (state.name !== undefined) record.name = state.name;
-    this.#options.logger.debug('request done', { peer: this.session.peer, command: record.command ?? '-', outcome: record.outcome, status: record.status, in: record.bytesIn, out: record.bytesOut, ms: Math.round(record.durationMs) });
     try {
       this.#options.hooks.onRequestEnd?.(this.session, record);
     } catch (error) {
@@ -276,6 +275,7 @@ export class Connection {
       session: this.session,
       logger: this.#options.logger,
       maxFileSize: this.#options.maxFileSize,
+      uploads: this.#options.uploads,
       buffers: this.#lender,
       reply: async (codec, value, message) => {
         this.#noteStatus(codec.status);

@@ -16,6 +16,8 @@ export interface Exchange {
   readonly session: Session;
   readonly logger: Logger;
   readonly maxFileSize: number;
+  /** Uploads in flight, server-wide: what they received so far is staged, not yet stored. */
+  readonly uploads: Set<{ readonly received: number }>;
   /** Download buffers from the server-wide budget, bound to this connection. */
   readonly buffers: BufferLender & { readonly available: boolean };
   /** Marks a download body going out: until it ends, failing means closing without a line. */

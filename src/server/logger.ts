@@ -1,8 +1,13 @@
 /**
- * A small leveled logger: one line per event, `time level message k=v`,
- * to a stream (stderr by default). Passed in, never global.
+ * The server's logger: pino underneath, one event per line, in one of two
+ * formats. `json` is for machines (one object per line: time, level, msg,
+ * then the event's fields); `pretty` is for people at a terminal
+ * (`time level message key=value ...`). Passed in, never global.
  */
+import { pino, stdTimeFunctions, type Logger as PinoLogger } from 'pino';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type LogFormat = 'json' | 'pretty';
 
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
@@ -13,32 +18,82 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-
-export function isLogLevel(value: string): value is LogLevel {
-  return Object.prototype.hasOwnProperty.call(RANK, value);
+/** Where log lines go: anything with a write(text). */
+export interface LogOutput {
+  write(text: string): unknown;
 }
 
-function formatValue(value: string | number | boolean): string {
-  const text = String(value);
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+export function isLogLevel(value: string): value is LogLevel {
+  return (LEVELS as readonly string[]).includes(value);
+}
+
+export function isLogFormat(value: string): value is LogFormat {
+  return (FORMATS as readonly string[]).includes(value);
+}
+
+// Keys that must never reach a log whatever a caller passes: a defence in
+// depth, since nothing logs them on purpose.
+const SECRET_KEYS = ['password', 'proof', 'secret', 'clientFinal', 'clientFirst'];
+
+function formatValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
   return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
-export function createLogger(level: LogLevel = 'info', out: { write(text: string): unknown } = process.stderr): Logger {
-  const log = (at: Exclude<LogLevel, 'silent'>, message: string, fields: LogFields = {}): void => {
-    if (RANK[at] < RANK[level]) return;
-    const extra = Object.entries(fields)
-      .filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined)
-      .map(([key, value]) => ` ${key}=${formatValue(value)}`)
-      .join('');
-    out.write(`${new Date().toISOString()} ${at} ${message}${extra}\n`);
-  };
-  return {
-    debug: (message, fields) => log('debug', message, fields),
-    info: (message, fields) => log('info', message, fields),
-    warn: (message, fields) => log('warn', message, fields),
-    error: (message, fields) => log('error', message, fields),
-  };
+/** One JSON log line as `time level message key=value ...`. */
+export function prettyLine(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const { time, level, msg, ...fields } = record;
+  const extra = Object.entries(fields)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([key, value]) => ` ${key}=${formatValue(value)}`)
+    .join('');
+  return `${String(time)} ${String(level)} ${String(msg)}${extra}\n`;
 }
 
-export const silentLogger: Logger = createLogger('silent');
+/** Turns JSON lines into pretty ones on their way to `out`. */
+export function prettyOutput(out: LogOutput): LogOutput {
+  return { write: (text: string) => out.write(prettyLine(text)) };
+}
+
+export function createLogger(level: LogLevel = 'info', out: LogOutput = process.stderr, format: LogFormat = 'pretty'): Logger {
+  const destination = format === 'pretty' ? prettyOutput(out) : out;
+  const logger = pino(
+    {
+      level,
+      base: undefined, // no pid or hostname on every line; a supervisor adds its own
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: SECRET_KEYS, remove: true },
+    },
+    destination as Parameters<typeof pino>[1],
+  );
+  return wrap(logger);
+}
+
+function wrap(logger: PinoLogger): Logger {
+  // pino takes the fields first; undefined values are left out of the line.
+  const at =
+    (method: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void => {
+      if (!logger.isLevelEnabled(method)) return;
+      if (fields === undefined) logger[method](message);
+      else logger[method](fields, message);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};

@@ -12,6 +12,7 @@ import type { Storage } from '../storage/storage.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { FlowWindow } from '../util/flow.js';
 import { Semaphore } from '../util/semaphore.js';
+import { accessLog, combineHooks } from './access-log.js';
 import { Authority } from './auth/authority.js';
 import { QuotaKeeper } from './auth/quotas.js';
 import { Connection } from './connection.js';
@@ -45,6 +46,8 @@ export interface ServerOptions {
   host?: string;
   port?: number;
   logger?: Logger;
+  /** One log line per request and connection event, at info level (default true). */
+  accessLog?: boolean;
   hooks?: ServerHooks;
   /** Close connections silent for this long; 0 disables. */
   idleTimeoutMs?: number;
@@ -80,7 +83,7 @@ export interface ServerOptions {
 }
 
 export class BucketServer {
-  readonly #options: Required<Omit<ServerOptions, 'tls' | 'users'>>;
+  readonly #options: Required<Omit<ServerOptions, 'tls' | 'users' | 'accessLog'>>;
   readonly #authority: Authority;
   readonly #quotas: QuotaKeeper;
   readonly #gate: TlsGate;
@@ -92,6 +95,10 @@ export class BucketServer {
   readonly #downloadBuffers: BufferPool;
   readonly #readBudget: FlowWindow;
   readonly #listings: Semaphore;
+  readonly #uploads = new Set<{ readonly received: number }>();
+  /** Sockets being served, and the bytes of those already gone, for the totals. */
+  readonly #sockets = new Set<net.Socket>();
+  #bytesOfClosed = { in: 0, out: 0 };
   #nextSessionId = 1;
   #closing: Promise<void> | undefined;
 
@@ -115,6 +122,7 @@ export class BucketServer {
       authTimeoutMs: DEFAULT_AUTH_TIMEOUT_MS,
       ...definedOnly(options),
     };
+    if (options.accessLog !== false && this.#options.logger !== silentLogger) this.#options.hooks = combineHooks(accessLog(this.#options.logger), this.#options.hooks);
     this.#authority = new Authority(options.users, this.#options.logger);
     this.#quotas = new QuotaKeeper(this.#options.storage, { quota: (bucket) => options.users?.quota(bucket) });
     const share = storageShareOf(this.#options.bufferMemory);
@@ -130,6 +138,53 @@ export class BucketServer {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Whether the server is stopping: it takes no new connections. */
+  get draining(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** What the store is, for people: a folder, a URL. */
+  get storeDescription(): string {
+    return this.#options.storage.description;
+  }
+
+  /** Uploads receiving their bodies now, and the bytes they hold that are not stored yet. */
+  uploadsInFlight(): { count: number; stagedBytes: number } {
+    let stagedBytes = 0;
+    for (const upload of this.#uploads) stagedBytes += upload.received;
+    return { count: this.#uploads.size, stagedBytes };
+  }
+
+  /** Bytes read and written on every connection since the server started. */
+  bytesTransferred(): { in: number; out: number } {
+    const total = { ...this.#bytesOfClosed };
+    for (const socket of this.#sockets) {
+      total.in += socket.bytesRead;
+      total.out += socket.bytesWritten;
+    }
+    return total;
+  }
+
+  /** Up to `limit` buckets, by name, with what each holds (counted once, then kept up to date). */
+  async bucketUsage(limit: number): Promise<{ buckets: Array<{ name: string; files: number; bytes: number }>; more: boolean }> {
+    const listing = await this.#options.storage.listBuckets();
+    const names: string[] = [];
+    for await (const page of listing.pages) {
+      for (const bucket of page) if (names.length < limit) names.push(bucket.name);
+    }
+    const buckets = [];
+    for (const name of names) {
+      const usage = await this.#quotas.usage(name).catch(() => undefined); // deleted meanwhile
+      if (usage) buckets.push({ name, files: usage.files, bytes: usage.bytes });
+    }
+    return { buckets, more: listing.count > limit };
+  }
+
+  /** Resolves when the store can be reached and written; throws why not. */
+  probeStorage(): Promise<void> {
+    return this.#options.storage.probe();
   }
 
   /**
@@ -155,8 +210,9 @@ export class BucketServer {
   }
 
   /**
-   * Stops accepting, lets commands in flight finish within the grace
-   * period, then closes whatever is left. Safe to call more than once.
+   * Drains: turns new connections away with SHUTTING_DOWN, lets commands
+   * in flight finish within the grace period, then closes whatever is left
+   * and the port. Safe to call more than once.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -164,7 +220,8 @@ export class BucketServer {
   }
 
   async #close(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // The port stays open while draining, so that a client that comes now
+    // hears why it is turned away (503 SHUTTING_DOWN) rather than a bare refusal.
     for (const connection of this.#connections) connection.shutdown();
     this.#gate.shutdown();
     let timer: NodeJS.Timeout | undefined;
@@ -179,6 +236,7 @@ export class BucketServer {
       this.#gate.destroy();
       await Promise.allSettled([...this.#served]);
     }
+    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const socket of this.#refused) socket.destroy();
     await stopped;
     await this.#options.storage.close();
@@ -210,9 +268,16 @@ export class BucketServer {
           ? encodeErrorReply('TOO_MANY_CONNECTIONS', `too many connections from ${address}; try again later`)
           : undefined;
     if (refusal) {
+      this.#options.hooks.onConnectionRefused?.(address, this.#closing ? 'SHUTTING_DOWN' : 'TOO_MANY_CONNECTIONS');
       this.#refuse(socket, refusal);
       return;
     }
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.#bytesOfClosed.in += socket.bytesRead;
+      this.#bytesOfClosed.out += socket.bytesWritten;
+    });
     const session: Session = {
       id: this.#nextSessionId++,
       remoteAddress: address,
@@ -242,6 +307,7 @@ export class BucketServer {
       listings: this.#listings,
       authority: this.#authority,
       quotas: this.#quotas,
+      uploads: this.#uploads,
     });
     this.#connections.add(connection);
     if (this.#closing) connection.shutdown();

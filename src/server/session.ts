@@ -54,4 +54,6 @@ export interface ServerHooks {
   onRequestEnd?(session: Session, record: RequestRecord): void;
   onConnectionOpen?(session: Session): void;
   onConnectionClose?(session: Session, reason: CloseReason): void;
+  /** A connection turned away before it was served (too many, or shutting down). */
+  onConnectionRefused?(address: string, code: 'TOO_MANY_CONNECTIONS' | 'SHUTTING_DOWN'): void;
 }

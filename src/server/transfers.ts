@@ -19,16 +19,19 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
   // Refusals happen here, before the client sends a single body byte.
   const upload = new VerifiedUpload(await exchange.storage.startUpload(request.bucket, request.name, request.size), request.size);
   exchange.describe({ bucket: request.bucket, name: upload.name });
+  exchange.uploads.add(upload);
   let releaseQuota: () => void;
   try {
     releaseQuota = await exchange.quotas.reserve(request.bucket, request.size);
   } catch (error) {
+    exchange.uploads.delete(upload);
     await upload.abort();
     throw error;
   }
   try {
     return await receiveBody(request, upload, exchange);
   } finally {
+    exchange.uploads.delete(upload);
     releaseQuota();
   }
 }
@@ -60,7 +63,7 @@ async function receiveBody(request: Extract<Request, { command: 'UPLOAD_FILE' }>
         continue;
       }
       if (frame.kind === 'end') {
-        exchange.logger.info('upload cut short', { peer: exchange.session.peer, bucket: request.bucket, name: upload.name, received: upload.received });
+        exchange.logger.debug('upload cut short', { peer: exchange.session.peer, bucket: request.bucket, name: upload.name, received: upload.received });
         // The peer may have only half-closed: tell it why nothing was stored.
         return await refuse(() => exchange.fail(new BucketError('INCOMPLETE_BODY')).catch(() => undefined));
       }
@@ -71,7 +74,6 @@ async function receiveBody(request: Extract<Request, { command: 'UPLOAD_FILE' }>
       const stored = await upload.commit(sha256); // on failure, nothing was stored
       exchange.quotas.stored(request.bucket, stored.size);
       await exchange.reply(UPLOAD_STORED, { bucket: request.bucket, ...stored });
-      exchange.logger.info('file stored', { peer: exchange.session.peer, bucket: request.bucket, name: stored.name, size: stored.size });
       return 'continue';
     }
   } finally {

@@ -106,6 +106,11 @@ export interface Storage {
   openFile(bucket: string, name: string): Promise<DownloadSource>;
   /** Resolves with the name as stored (normalised). */
   deleteFile(bucket: string, name: string): Promise<{ name: string }>;
+  /**
+   * Checks that the store can be reached and written (a readiness probe):
+   * writes, syncs and removes a small object of its own; throws why not.
+   */
+  probe(): Promise<void>;
   /** Waits for commits in flight; the store is not used afterwards. */
   close(): Promise<void>;
 }

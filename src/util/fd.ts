@@ -10,9 +10,15 @@ const openFd = promisify(fs.open);
 const fsyncFd = promisify(fs.fsync);
 const closeFd = promisify(fs.close);
 const fstatFd = promisify(fs.fstat);
+const writeFd = promisify(fs.write);
 
 export const fd = {
   open: (path: string, flags: number, mode?: number): Promise<number> => openFd(path, flags, mode),
+  /** Writes all of `data` (a short write is retried for the rest). */
+  write: async (descriptor: number, data: Buffer): Promise<void> => {
+    let written = 0;
+    while (written < data.length) written += (await writeFd(descriptor, data, written, data.length - written, null)).bytesWritten;
+  },
   sync: (descriptor: number): Promise<void> => fsyncFd(descriptor),
   close: (descriptor: number): Promise<void> => closeFd(descriptor),
   stat: (descriptor: number): Promise<BigIntStats> => fstatFd(descriptor, { bigint: true }) as Promise<BigIntStats>,

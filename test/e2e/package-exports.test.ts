@@ -18,8 +18,9 @@ const CLIENT_EXPORTS = [
   'PROTOCOL_VERSION', 'VERSION', 'closesConnection', 'downloadFile', 'resolveDestination', 'uploadFile',
 ];
 const SERVER_EXPORTS = [
-  'BucketError', 'BucketServer', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS', 'FsStorage', 'PROTOCOL_VERSION',
-  'TlsSetupError', 'UnsafeRootError', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'closesConnection', 'createLogger',
+  'Activity', 'BucketError', 'BucketServer', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS', 'FsStorage', 'OpsHttpServer', 'PROTOCOL_VERSION',
+  'ServerMetrics', 'TlsSetupError', 'UnsafeRootError', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'accessLog', 'closesConnection',
+  'combineHooks', 'createLogger',
 ];
 
 test('the package exports a working client library', async () => {

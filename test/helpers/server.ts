@@ -14,6 +14,8 @@ export const SERVER_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 export interface RunningServer {
   port: number;
+  /** The HTTP side's port, when started with --http-port. */
+  httpPort: number | undefined;
   root: string;
   child: ChildProcess;
   stderr(): string;
@@ -38,19 +40,23 @@ export async function tempDir(prefix = 'bucketd-test-', base = os.tmpdir()): Pro
 export async function startServer(options: { root?: string; args?: string[]; base?: string } = {}): Promise<RunningServer> {
   const ownRoot = options.root === undefined;
   const root = options.root ?? (await tempDir('bucketd-root-', options.base));
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, BUCKETD, '--port', '0', '--log-level', 'warn', ...(options.args ?? []), root], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, BUCKETD, '--port', '0', '--log-level', 'warn', '--log-format', 'pretty', ...(options.args ?? []), root], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const withHttp = options.args?.includes('--http-port') === true;
+  let httpPort: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     let stdout = '';
     const timer = setTimeout(() => reject(new Error(`bucketd did not start: ${stderr}`)), 10_000);
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       stdout += text;
       const match = /listening on (\S+):(\d+)/.exec(stdout);
-      if (match) {
+      const http = /http on http:\/\/\S+:(\d+)\//.exec(stdout);
+      if (match && (http || !withHttp)) {
         clearTimeout(timer);
+        if (http) httpPort = Number(http[1]);
         resolve(Number(match[2]));
       }
     });
@@ -62,6 +68,7 @@ export async function startServer(options: { root?: string; args?: string[]; bas
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const server: RunningServer = {
     port,
+    httpPort,
     root,
     child,
     stderr: () => stderr,

@@ -97,6 +97,13 @@ export function runStorageContract(backend: string, make: () => Promise<StorageU
       await rejectsWith(storage.deleteBucket('alpha'), 'NO_SUCH_BUCKET');
     });
 
+    test('the readiness probe succeeds on a working store and leaves nothing visible', async () => {
+      const before = (await entries(storage.listBuckets())).map((b) => b.name);
+      await storage.probe();
+      await storage.probe();
+      assert.deepEqual((await entries(storage.listBuckets())).map((b) => b.name), before);
+    });
+
     test('bucket names follow the S3 rules', async () => {
       for (const bad of ['ab', 'A-bucket', '-abc', 'abc-', 'a_b_c', 'a..b', '192.168.1.1', 'x'.repeat(64), '.bucketd', '../etc', 'a b c']) {
         await rejectsWith(storage.createBucket(bad), 'INVALID_BUCKET_NAME');

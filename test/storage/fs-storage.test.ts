@@ -47,6 +47,11 @@ describe('FsStorage on disk', () => {
     assert.deepEqual((await entries(storage.listBuckets())).map((b) => b.name), ['photos']);
   });
 
+  test('the readiness probe leaves nothing in tmp', async () => {
+    await storage.probe();
+    assert.deepEqual(await tmpFiles(), []);
+  });
+
   test('failed and aborted uploads leave nothing in tmp', async () => {
     const upload = new VerifiedUpload(await storage.startUpload('photos', 'a.txt', 3), 3);
     await upload.write(Buffer.from('bad'));
@@ -164,6 +169,7 @@ describe('FsStorage refuses links in its bookkeeping folder', () => {
       }
       await rejectsWith(storage.startUpload('bkt', 'a.txt', 1), 'STORAGE_FAILED');
       await rejectsWith(storage.deleteBucket('bkt', { force: true }), 'STORAGE_FAILED');
+      await rejectsWith(storage.probe(), 'STORAGE_FAILED'); // not ready: /readyz says so
       assert.deepEqual(await readdir(outside), []);
       await storage.close();
     } finally {

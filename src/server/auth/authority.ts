@@ -207,7 +207,7 @@ export class Authority {
     session.user = outcome.user;
     session.loginStamp = this.#store?.user(outcome.user)?.scram.storedKey;
     this.#throttle.succeeded(outcome.user);
-    this.#logger.info('logged in', { peer: session.peer, user: outcome.user });
+    this.#logger.debug('logged in', { peer: session.peer, user: outcome.user });
     return { user: outcome.user, message: outcome.serverFinal };
   }
 

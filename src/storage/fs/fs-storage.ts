@@ -25,6 +25,8 @@ import { SpaceReserver } from './space.js';
 import { Trash } from './trash.js';
 import { FsUploadSink, openTempFile, type CommitServices } from './upload.js';
 
+const PROBE_BYTES = Buffer.from('bucketd readiness probe\n');
+
 export { HIDDEN_DIR, UnsafeRootError } from './layout.js';
 
 export interface FsStorageOptions {
@@ -187,6 +189,25 @@ export class FsStorage implements Storage {
           return { name: fileName };
         }),
     );
+  }
+
+  /** Writes, syncs and removes a small file where uploads are staged. */
+  async probe(): Promise<void> {
+    await this.#layout.assertBookkeeping(this.#layout.tmpDir);
+    const probePath = path.join(this.#layout.tmpDir, `${randomBytes(12).toString('hex')}.probe`);
+    try {
+      const fd = await fdOps.open(probePath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        await fdOps.write(fd, PROBE_BYTES);
+        await fdOps.sync(fd);
+      } finally {
+        await fdOps.close(fd);
+      }
+    } catch (error) {
+      throw fromOsError(error);
+    } finally {
+      await unlink(probePath).catch(() => undefined);
+    }
   }
 
   /**
