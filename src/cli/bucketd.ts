@@ -161,6 +161,7 @@ else runMain({
 
     const logging = openLogging({ level: logLevel, format: logFormat, file: values['log-file'] });
     const logger = logging.logger;
+    process.on('exit', () => logging.flush());
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
       if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);

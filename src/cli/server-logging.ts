@@ -3,6 +3,8 @@
  * SIGHUP reopens, so logrotate can move it away. JSON lines unless a person
  * is watching (standard error on a terminal) or --log-format says so.
  */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
 import { destination } from 'pino';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from '../server/logger.js';
 import { errnoOf } from '../storage/fs/os-errors.js';
@@ -11,24 +13,39 @@ export interface Logging {
   logger: Logger;
   /** Opens the log file again (after logrotate moved it); nothing for standard error. */
   reopen(): void;
+  /** Writes out what is still buffered (at exit). */
+  flush(): void;
 }
 
 export function openLogging(options: { level: LogLevel; format?: LogFormat | undefined; file?: string | undefined }): Logging {
   const format = options.format ?? (options.file === undefined && process.stderr.isTTY ? 'pretty' : 'json');
   if (options.file === undefined) {
     // Written at once, in order with everything else on standard error.
-    return { logger: createLogger(options.level, destination({ dest: 2, sync: true }), format), reopen: () => undefined };
+    return { logger: createLogger(options.level, destination({ dest: 2, sync: true }), format), reopen: () => undefined, flush: () => undefined };
   }
   const file = options.file;
-  let sink;
   try {
-    sink = destination({ dest: file, sync: true, append: true, mkdir: true, mode: 0o640 });
+    // Opened once here so that a file that cannot be written is one line at
+    // start, not an error event later.
+    mkdirSync(path.dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a', 0o640));
   } catch (error) {
     throw new Error(`cannot write the log file ${file}: ${reasonOf(error)}`);
   }
+  // Written in the background, lines coalesced while a write is under way:
+  // a request never waits for the log's disk. Flushed at exit.
+  const sink = destination({ dest: file, sync: false, append: true, mkdir: true, mode: 0o640 });
+  sink.on('error', (error: unknown) => process.stderr.write(`bucketd: cannot write the log file ${file}: ${reasonOf(error)}\n`));
   const logger = createLogger(options.level, sink, format);
   return {
     logger,
+    flush() {
+      try {
+        sink.flushSync();
+      } catch {
+        // Nothing more can be done at exit; the lines are lost with the process.
+      }
+    },
     reopen() {
       try {
         sink.reopen();
@@ -44,6 +61,6 @@ function reasonOf(error: unknown): string {
   const code = errnoOf(error);
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'it is a folder';
-  if (code === 'ENOTDIR') return 'a parent is not a folder';
+  if (code === 'ENOTDIR' || code === 'EEXIST') return 'a parent is not a folder';
   return code ?? (error instanceof Error ? error.message : String(error));
 }

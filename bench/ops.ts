@@ -1,0 +1,128 @@
+/**
+ * npm run bench:ops — what logging and metrics cost on the small-file
+ * workload: 4 KiB uploads on one connection, against a server with the
+ * access log at info (JSON, to a file) and metrics on (scraped every
+ * second), beside one with --log-level silent and no HTTP side, in
+ * alternating rounds of the same run. The ratio is the result; absolute
+ * rates drift on shared machines.
+ *
+ *   npm run bench:ops
+ *   BENCH_FILES=1000 BENCH_ROUNDS=7 npm run bench:ops
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { BucketClient } from '../src/client/index.js';
+
+const FILES = Number(process.env.BENCH_FILES ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const SIZE = 4096;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BUCKETD = path.resolve(here, '../../dist/cli/bucketd.js');
+// On tmpfs where there is one: the disk's fsync would drown what is measured.
+const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  httpPort: number | undefined;
+}
+
+async function startServer(root: string, args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', BUCKETD, '--port', '0', ...args, root], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+      const match = /listening on \S+:(\d+)/.exec(out);
+      const http = /http on http:\/\/\S+:(\d+)\//.exec(out);
+      if (match && (http || !args.includes('--http-port'))) resolve({ child, port: Number(match[1]), httpPort: http ? Number(http[1]) : undefined });
+    });
+    child.once('exit', (code) => reject(new Error(`bucketd exited ${code}`)));
+  });
+}
+
+/** Uploads FILES small files on one connection; files per second. */
+async function round(server: Running, bucket: string, files: number): Promise<number> {
+  const client = await BucketClient.connect({ port: server.port });
+  await client.createBucket(bucket);
+  const body = Buffer.alloc(SIZE, 97);
+  // A scraper, as Prometheus would be, every second.
+  const scraper = server.httpPort === undefined ? undefined : setInterval(() => scrape(server.httpPort!), 1000);
+  const started = performance.now();
+  for (let i = 0; i < files; i++) await client.upload(bucket, `file-${i}.bin`, Readable.from([body]), SIZE);
+  const seconds = (performance.now() - started) / 1000;
+  if (scraper) clearInterval(scraper);
+  await client.exit();
+  return files / seconds;
+}
+
+/** One scrape with node:http (fetch's first use would load a whole HTTP stack into the timed loop). */
+function scrape(port: number): void {
+  http.get({ host: '127.0.0.1', port, path: '/metrics' }, (response) => response.resume()).on('error', () => undefined);
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const CONFIGS = {
+  quiet: { label: '--log-level silent, no metrics', args: (_base: string): string[] => ['--log-level', 'silent'] },
+  observed: { label: 'access log (JSON file) + metrics', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0'] },
+};
+
+/** CPU seconds (user + system) the process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks of 1/100 s
+}
+
+/** A fresh server for each round (no process is favoured by where it landed), warmed up, then timed. */
+async function measure(config: keyof typeof CONFIGS, base: string, index: number): Promise<{ rate: number; cpuMsPerFile: number }> {
+  const folder = path.join(base, `${config}-${index}`);
+  const server = await startServer(path.join(folder, 'root'), CONFIGS[config].args(folder));
+  try {
+    await round(server, 'warm-up', Math.min(200, FILES));
+    const cpuBefore = cpuSeconds(server.child.pid!);
+    const rate = await round(server, 'timed', FILES);
+    return { rate, cpuMsPerFile: ((cpuSeconds(server.child.pid!) - cpuBefore) * 1000) / FILES };
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const base = await mkdtemp(path.join(BASE, 'bucketd-bench-ops-'));
+  try {
+    const rates: Record<keyof typeof CONFIGS, number[]> = { quiet: [], observed: [] };
+    const cpu: Record<keyof typeof CONFIGS, number[]> = { quiet: [], observed: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate which goes first, so drift on the machine falls on both.
+      const order: Array<keyof typeof CONFIGS> = i % 2 === 0 ? ['quiet', 'observed'] : ['observed', 'quiet'];
+      for (const config of order) {
+        const result = await measure(config, base, i);
+        rates[config].push(result.rate);
+        cpu[config].push(result.cpuMsPerFile);
+      }
+    }
+    const q = median(rates.quiet);
+    const o = median(rates.observed);
+    console.log(`${FILES} uploads of ${SIZE} bytes on one connection, ${ROUNDS} rounds each, medians (${BASE}):`);
+    const qc = median(cpu.quiet);
+    const oc = median(cpu.observed);
+    console.log(`  ${''.padEnd(36)} ${'files/s'.padStart(8)}  server CPU per file`);
+    console.log(`  ${CONFIGS.quiet.label.padEnd(36)} ${q.toFixed(0).padStart(8)}  ${(qc * 1000).toFixed(0).padStart(5)} µs`);
+    console.log(`  ${CONFIGS.observed.label.padEnd(36)} ${o.toFixed(0).padStart(8)}  ${(oc * 1000).toFixed(0).padStart(5)} µs`);
+    console.log(`  cost: throughput ${((1 - o / q) * 100).toFixed(1)}% (ratio ${(o / q).toFixed(3)}); server CPU +${((oc / qc - 1) * 100).toFixed(1)}% (ratio ${(oc / qc).toFixed(3)})`);
+    console.log('  (the CPU ratio holds on a loaded machine; the throughput ratio needs a quiet one)');
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+await main();
