@@ -56,8 +56,12 @@ export function isNormalName(name: string): boolean {
 
 /** One segment of a name: what a single folder or file on disk may be called. */
 export function isNormalSegment(segment: string): boolean {
+  // Printable ASCII is NFC and valid UTF-8 already: the common case, checked cheaply (listings check every entry).
+  if (PRINTABLE_ASCII.test(segment)) return segment !== '.' && segment !== '..';
   return !segment.includes(FOLDER_SEPARATOR) && isNormalName(segment);
 }
+
+const PRINTABLE_ASCII = /^[\u0020-\u002e\u0030-\u007e]{1,255}$/;
 
 function isSegment(segment: string): boolean {
   const bytes = Buffer.byteLength(segment, 'utf8');
