@@ -63,7 +63,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     });
 
   /** `long`: 'flag' for -l, 'always' for a verb whose one record is always shown whole. */
-  const run = (work: (session: VerbSession, reporter: Reporter, values: GlobalValues) => Promise<number>, long: 'never' | 'flag' | 'always' = 'never') =>
+  const run = (work: (session: VerbSession, reporter: Reporter, command: Command) => Promise<number>, long: 'never' | 'flag' | 'always' = 'never') =>
     async (...actionArgs: unknown[]): Promise<void> => {
       const command = actionArgs[actionArgs.length - 1] as Command;
       const values = command.optsWithGlobals<GlobalValues>();
@@ -71,7 +71,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
       let session: VerbSession | undefined;
       try {
         session = await VerbSession.open(values, streams.env, (line) => streams.err.write(`bucket: ${line}\n`));
-        exitCode = await work(session, reporter, values);
+        exitCode = await work(session, reporter, command);
       } catch (error) {
         if (error instanceof UsageError) {
           streams.err.write(`bucket: ${error.message}\n${USAGE_LINE}\n`);
@@ -106,8 +106,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .option('-r, --recursive', 'list every file under the prefix, at every depth')
     .option('-l, --long', 'show size, time and SHA-256')
     .action(
-      run(async (session, reporter) => {
-        const command = program.commands.find((each) => each.name() === 'ls')!;
+      run(async (session, reporter, command) => {
         const [remoteText] = command.processedArgs as [string | undefined];
         const { recursive } = command.opts<{ recursive?: boolean }>();
         const connection = session.connection();
@@ -133,8 +132,8 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .description('make a bucket')
     .argument('<bucket>', 'the new bucket\'s name')
     .action(
-      run(async (session, reporter) => {
-        const [bucket] = program.commands.find((each) => each.name() === 'mb')!.processedArgs as [string];
+      run(async (session, reporter, command) => {
+        const [bucket] = command.processedArgs as [string];
         const created = await session.connection().use((client) => client.createBucket(bucket));
         await reporter.emit({ type: 'bucket-created', bucket: created.name, created: created.createdAt });
         return EXIT.DONE;
@@ -147,8 +146,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .argument('<bucket>', 'the bucket')
     .option('--force', 'remove the bucket with every file in it')
     .action(
-      run(async (session, reporter) => {
-        const command = program.commands.find((each) => each.name() === 'rb')!;
+      run(async (session, reporter, command) => {
         const [bucket] = command.processedArgs as [string];
         const { deletedFiles } = await session.connection().use((client) => client.deleteBucket(bucket, { force: command.opts<{ force?: boolean }>().force === true }));
         await reporter.emit({ type: 'bucket-deleted', bucket, deletedFiles });
@@ -162,8 +160,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .argument('<remote...>', 'BUCKET/KEY, or with -r BUCKET[/PREFIX]')
     .option('-r, --recursive', 'remove every file under each prefix')
     .action(
-      run(async (session, reporter) => {
-        const command = program.commands.find((each) => each.name() === 'rm')!;
+      run(async (session, reporter, command) => {
         const [remoteTexts] = command.processedArgs as [string[]];
         const recursive = command.opts<{ recursive?: boolean }>().recursive === true;
         const remotes = remoteTexts.map(parseRemote);
@@ -208,8 +205,8 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .description("show one file's size, time and SHA-256")
     .argument('<remote>', 'BUCKET/KEY')
     .action(
-      run(async (session, reporter) => {
-        const [remoteText] = program.commands.find((each) => each.name() === 'stat')!.processedArgs as [string];
+      run(async (session, reporter, command) => {
+        const [remoteText] = command.processedArgs as [string];
         const { bucket, key } = parseRemote(remoteText);
         if (key === '' || key.endsWith('/')) throw new UsageError(`${remoteText} names no file: give BUCKET/KEY`);
         const wanted = key.normalize('NFC');
@@ -229,8 +226,8 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .description('write a file to standard output; the exit code says whether its SHA-256 matched')
     .argument('<remote>', 'BUCKET/KEY')
     .action(
-      run(async (session) => {
-        const [remoteText] = program.commands.find((each) => each.name() === 'cat')!.processedArgs as [string];
+      run(async (session, _reporter, command) => {
+        const [remoteText] = command.processedArgs as [string];
         const { bucket, key } = parseRemote(remoteText);
         if (key === '' || key.endsWith('/')) throw new UsageError(`${remoteText} names no file: give BUCKET/KEY`);
         await session.connection().use((client) => client.download(bucket, key, process.stdout));
@@ -245,8 +242,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .option('-r, --recursive', 'upload folders and everything in them (keys follow the paths)')
     .option('--parallel <n>', 'connections to use at once', '4')
     .action(
-      run(async (session, reporter) => {
-        const command = program.commands.find((each) => each.name() === 'put')!;
+      run(async (session, reporter, command) => {
         const [paths] = command.processedArgs as [string[]];
         const opts = command.opts<{ recursive?: boolean; parallel: string }>();
         if (paths.length < 2) throw new UsageError('put needs at least one local path and a destination: put LOCAL... BUCKET[/KEY]');
@@ -270,8 +266,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .option('--parallel <n>', 'connections to use at once', '4')
     .option('--force', 'replace local files that are in the way')
     .action(
-      run(async (session, reporter) => {
-        const command = program.commands.find((each) => each.name() === 'get')!;
+      run(async (session, reporter, command) => {
         const [paths] = command.processedArgs as [string[]];
         const opts = command.opts<{ recursive?: boolean; parallel: string; force?: boolean }>();
         const parallel = parseCount(opts.parallel, '--parallel');
