@@ -4,18 +4,55 @@
  * exit code from exit-codes.ts. (`bucket` with no verb is the shell.)
  */
 import { Command, CommanderError, Option } from 'commander';
-import type { RemoteEntry } from '../../client/index.js';
+import { once } from 'node:events';
+import type { BucketClient, RemoteEntry } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { isFailure } from '../output.js';
 import { parseCount, UsageError } from '../options.js';
+import { completionScript, SHELLS, type Shell, type VerbSpec } from './completion-scripts.js';
 import { EXIT, exitCodeOf, exitCodeOfAll } from './exit-codes.js';
 import { parseRemote, showRemote } from './remote.js';
 import { HumanReporter, JsonReporter, type Reporter } from './report.js';
 import { VerbSession } from './session.js';
 import { fail, planGet, planPut, runGet, runPut, type TransferTally } from './transfers.js';
 
-export const VERB_NAMES = ['ls', 'mb', 'rb', 'rm', 'stat', 'cat', 'ping', 'put', 'get'] as const;
+/** What each verb's arguments are, for completion. */
+const ARGUMENTS: Record<string, VerbSpec['args']> = {
+  ls: 'remote',
+  mb: 'none',
+  rb: 'remote',
+  rm: 'remote',
+  stat: 'remote',
+  cat: 'remote',
+  ping: 'none',
+  put: 'local-then-remote',
+  get: 'remote-then-local',
+  completion: [...SHELLS],
+};
+const COMPLETION_TIMEOUT_MS = 2000;
+// Enough names to choose from; past that, completion is no help anyway.
+const MAX_COMPLETIONS = 1000;
+
+/** Buckets (as `name/`), or the files and folders one level under what follows `BUCKET/`. */
+async function remoteNames(client: BucketClient, word: string): Promise<string[]> {
+  const names: string[] = [];
+  const slash = word.indexOf('/');
+  if (slash < 0) {
+    for await (const bucket of client.iterateBuckets()) if (bucket.name.startsWith(word) && names.length < MAX_COMPLETIONS) names.push(`${bucket.name}/`);
+    return names;
+  }
+  const bucket = word.slice(0, slash);
+  for await (const entry of client.iterateFiles(bucket, { prefix: word.slice(slash + 1), delimiter: '/' })) {
+    names.push(`${bucket}/${entry.name}`);
+    if (names.length >= MAX_COMPLETIONS) break;
+  }
+  return names;
+}
+
+async function writeAll(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}
 const USAGE_LINE = 'usage: bucket [options] VERB [verb options] ARGS (bucket --help lists the verbs; bucket VERB --help, a verb\'s options)';
 
 interface GlobalValues {
@@ -282,6 +319,44 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
       }),
     );
+
+  program
+    .command('completion')
+    .description('print a completion script: source <(bucket completion bash)')
+    .argument('<shell>', SHELLS.join(', '))
+    .action(async (shell: string) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) {
+        streams.err.write(`bucket: no completion for "${shell}": use ${SHELLS.join(', ')}\n${USAGE_LINE}\n`);
+        exitCode = EXIT.USAGE;
+        return;
+      }
+      const specs = program.commands
+        .filter((command) => command.name() in ARGUMENTS)
+        .map((command) => ({ name: command.name(), options: command.options.flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined)), args: ARGUMENTS[command.name()]! }));
+      const globals = program.options.flatMap((option) => [option.short, option.long].filter((flag): flag is string => flag !== undefined));
+      await writeAll(streams.out, completionScript(shell as Shell, specs, globals));
+    });
+
+  // For completion scripts: remote names that start with a word, or nothing, quickly.
+  program
+    .command('__complete', { hidden: true })
+    .argument('[word]', 'what has been typed', '')
+    .action(async (word: string, _options: unknown, command: Command) => {
+      const values = command.optsWithGlobals<GlobalValues>();
+      const timer = setTimeout(() => process.exit(0), COMPLETION_TIMEOUT_MS);
+      try {
+        const session = await VerbSession.open(values, streams.env, () => undefined, { connectTimeoutMs: COMPLETION_TIMEOUT_MS, askPassword: false });
+        try {
+          for (const name of await session.connection().use((client) => remoteNames(client, word))) await writeAll(streams.out, `${name}\n`);
+        } finally {
+          await session.close();
+        }
+      } catch {
+        // Offline, or not allowed: completion offers no remote names.
+      } finally {
+        clearTimeout(timer);
+      }
+    });
 
   try {
     await program.parseAsync([...args], { from: 'user' });

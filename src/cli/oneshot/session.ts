@@ -20,7 +20,8 @@ export class VerbSession {
     this.#options = options;
   }
 
-  static async open(values: TargetValues & TlsValues, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<VerbSession> {
+  static async open(values: TargetValues & TlsValues, env: NodeJS.ProcessEnv, warn: (line: string) => void, extra: Pick<ConnectOptions, 'connectTimeoutMs'> & { askPassword?: boolean } = {}): Promise<VerbSession> {
+    const { askPassword = true, ...connect } = extra;
     const target = await resolveTarget(values, env);
     // The command line's TLS options over the profile's.
     const tlsValues: TlsValues = {
@@ -29,9 +30,9 @@ export class VerbSession {
       insecure: values.insecure ?? (values.ca !== undefined ? undefined : target.profile.insecure),
     };
     const tls = await tlsOptionOf(tlsValues, env, warn);
-    const options: Omit<ConnectOptions, 'host' | 'port'> = tls === undefined ? {} : { tls };
+    const options: Omit<ConnectOptions, 'host' | 'port'> = { ...connect, ...(tls === undefined ? {} : { tls }) };
     if (target.user !== undefined && target.user !== '') {
-      options.credentials = { user: target.user, password: await passwordFor(target.user, env) };
+      options.credentials = { user: target.user, password: await passwordFor(target.user, env, askPassword) };
     }
     return new VerbSession(target, options);
   }
@@ -49,9 +50,9 @@ export class VerbSession {
   }
 }
 
-async function passwordFor(user: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function passwordFor(user: string, env: NodeJS.ProcessEnv, ask: boolean): Promise<string> {
   if (env.BUCKET_PASSWORD !== undefined) return env.BUCKET_PASSWORD;
-  if (process.stdin.isTTY !== true) throw new UsageError(`logging in as "${user}" needs a terminal to ask for the password, or the password in BUCKET_PASSWORD`);
+  if (!ask || process.stdin.isTTY !== true) throw new UsageError(`logging in as "${user}" needs a terminal to ask for the password, or the password in BUCKET_PASSWORD`);
   const password = await askHidden(process.stdin, process.stderr, `password for ${user}: `);
   if (password === undefined) throw new UsageError('no password given');
   return password;
