@@ -11,5 +11,5 @@ export { TlsSetupError, type CertificateSummary, type TlsFiles } from './server/
 export { FsStorage, UnsafeRootError, type FsStorageOptions } from './storage/fs/fs-storage.js';
 export type { CloseReason, RequestRecord, ServerHooks, Session } from './server/session.js';
 export { VerifiedDownload, VerifiedUpload } from './storage/verify.js';
-export type { BucketInfo, BufferLender, Chunk, DownloadSource, FileInfo, Listing, Storage, StoredFile, UploadSink } from './storage/storage.js';
+export type { BucketInfo, BufferLender, Chunk, DownloadSource, FileInfo, FolderInfo, Listing, ListOptions, Storage, StoredFile, UploadSink } from './storage/storage.js';
 export { PROTOCOL_VERSION, VERSION } from './version.js';

@@ -2,11 +2,14 @@
 /**
  * bucket — the interactive client. Connects to bucketd, then loops on a
  * prompt; works the same with its input piped, which is how scripts use it.
+ * Given a verb (`bucket ls photos`), it runs that one command instead
+ * (oneshot/program.ts).
  */
 import { DEFAULT_PORT } from '../client/index.js';
 import { ServerConnection } from './connection.js';
 import { HumanOutput } from './human-output.js';
-import { runMain } from './main.js';
+import { enterUserFolder, runMain } from './main.js';
+import { runVerb } from './oneshot/program.js';
 import { BucketError } from '../errors.js';
 import { hostOf, parsePort, UsageError } from './options.js';
 import { askHidden } from './password-prompt.js';
@@ -31,40 +34,86 @@ options:
                  (never from the command line)
 ${TLS_USAGE}
   -h, --help     show this help
-  -V, --version  show the version`;
+  -V, --version  show the version
 
-runMain({
-  name: 'bucket',
-  usage: USAGE,
-  allowPositionals: false,
-  options: {
-    host: { type: 'string' },
-    port: { type: 'string' },
-    user: { type: 'string' },
-    ...TLS_OPTIONS,
-  },
-  async main({ values }) {
-    const tls = await tlsOptionOf(values, process.env, (line) => process.stderr.write(`bucket: ${line}\n`));
-    const connection = new ServerConnection(hostOf(values.host ?? process.env.BUCKETD_HOST), parsePort(values.port ?? process.env.BUCKETD_PORT), { tls });
-    // A person at the keyboard gets prompts, on stderr if stdout is redirected
-    // (`bucket | tee session.log`).
-    const interactive = process.stdin.isTTY === true && (process.stdout.isTTY === true || process.stderr.isTTY === true);
-    const prompter = new Prompter(process.stdin, process.stdout.isTTY ? process.stdout : process.stderr, interactive);
-    const output = new HumanOutput({ out: process.stdout, err: process.stderr, server: connection.address });
-    const user = values.user ?? process.env.BUCKET_USER;
-    if (user !== undefined && user !== '' && !(await logIn(connection, user, interactive))) return 1;
-    const shell = new Shell({ connection, prompter, output, progress: process.stderr });
-    // Ctrl-C when input is not a terminal: cancel a transfer, or leave.
-    process.on('SIGINT', () => {
-      if (!shell.interrupt()) process.exit(130);
-    });
-    try {
-      return await shell.run();
-    } finally {
-      prompter.close();
-    }
-  },
-});
+One-shot verbs, for scripts: bucket [options] VERB [verb options] ARGS
+  ls [BUCKET[/PREFIX]] [-r] [-l]   mb BUCKET   rb BUCKET [--force]
+  rm BUCKET/KEY... [-r]   stat BUCKET/KEY   cat BUCKET/KEY   ping
+  put LOCAL... BUCKET[/KEY|/PREFIX/] [-r] [--parallel N]
+  get BUCKET/KEY... [LOCAL] [-r] [--parallel N] [--force]
+  with --server bucket://[user@]host[:port] (env BUCKET_SERVER), --profile NAME,
+  --json; bucket VERB --help shows a verb's options. Exit codes: 0 done,
+  1 failed, 2 usage, 3 not found, 4 refused, 5 conflict, 6 connection,
+  7 integrity.`;
+
+// Options that take a value, so that the value is not read as a verb.
+const VALUE_OPTIONS = new Set(['--host', '--port', '--user', '--ca', '--server', '--profile', '--parallel']);
+const VERB_ONLY_OPTIONS = new Set(['--server', '--profile', '--json']);
+
+/** Whether the command line names a verb (or a verb-only option): then it is a one-shot call, not the shell. */
+export function isVerbCall(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return i + 1 < args.length;
+    const name = arg.split('=')[0]!;
+    if (VERB_ONLY_OPTIONS.has(name)) return true;
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) return true;
+  }
+  return false;
+}
+
+if (isVerbCall(process.argv.slice(2))) {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    // A reader that went away (`bucket ls | head`) ends the program quietly.
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  enterUserFolder(process.env);
+  runVerb(process.argv.slice(2), { out: process.stdout, err: process.stderr, env: process.env }).then(
+    (code) => {
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 200).unref();
+    },
+    (error: unknown) => {
+      process.stderr.write(`bucket: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  runMain({
+    name: 'bucket',
+    usage: USAGE,
+    allowPositionals: false,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      user: { type: 'string' },
+      ...TLS_OPTIONS,
+    },
+    async main({ values }) {
+      const tls = await tlsOptionOf(values, process.env, (line) => process.stderr.write(`bucket: ${line}\n`));
+      const connection = new ServerConnection(hostOf(values.host ?? process.env.BUCKETD_HOST), parsePort(values.port ?? process.env.BUCKETD_PORT), { tls });
+      // A person at the keyboard gets prompts, on stderr if stdout is redirected
+      // (`bucket | tee session.log`).
+      const interactive = process.stdin.isTTY === true && (process.stdout.isTTY === true || process.stderr.isTTY === true);
+      const prompter = new Prompter(process.stdin, process.stdout.isTTY ? process.stdout : process.stderr, interactive);
+      const output = new HumanOutput({ out: process.stdout, err: process.stderr, server: connection.address });
+      const user = values.user ?? process.env.BUCKET_USER;
+      if (user !== undefined && user !== '' && !(await logIn(connection, user, interactive))) return 1;
+      const shell = new Shell({ connection, prompter, output, progress: process.stderr });
+      // Ctrl-C when input is not a terminal: cancel a transfer, or leave.
+      process.on('SIGINT', () => {
+        if (!shell.interrupt()) process.exit(130);
+      });
+      try {
+        return await shell.run();
+      } finally {
+        prompter.close();
+      }
+    },
+  });
+}
 
 /**
  * Logs in before the session starts: with BUCKET_PASSWORD, or a password

@@ -13,6 +13,9 @@ export const CLI_ERRORS = {
   DESTINATION_IS_FOLDER: 'the download destination is a folder',
   UNANSWERED: 'a question was left without an answer',
   INPUT_ENDED: 'the input ended before a command had all it needs',
+  NEEDS_RECURSIVE: 'the local path is a folder; add -r to copy what it holds',
+  LOCAL_PATH_CONFLICT: 'a local file stands where a folder is needed, or a folder where a file goes',
+  UNSAFE_NAME: 'a remote name that cannot be a local path',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERRORS;

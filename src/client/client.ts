@@ -25,6 +25,7 @@ import {
   FILE_DELETED,
   FILE_ITEM,
   HELLO,
+  LIST_ITEM,
   LIST_HEAD,
   LOGGED_IN,
   LOGIN_CONTINUE,
@@ -36,7 +37,9 @@ import {
   type BucketEntry,
   type BucketInfo,
   type FileEntry,
+  type FolderEntry,
   type HelloReply,
+  type ListEntry,
   type ItemCodec,
   type ReplyCodec,
 } from '../protocol/messages.js';
@@ -67,6 +70,17 @@ export interface Credentials {
 export type ServerHello = HelloReply;
 export type RemoteBucket = BucketEntry;
 export type RemoteFile = FileEntry;
+/** In a listing with a delimiter: a folder, its name ending in "/". */
+export type RemoteFolder = FolderEntry;
+export type RemoteEntry = ListEntry;
+
+/** Which files a listing holds (protocol 3 servers; without options, any server). */
+export interface ListFilesOptions {
+  /** Only names that start with this, e.g. `2026/` or `2026/tr`. */
+  prefix?: string;
+  /** "/": one level below the prefix; deeper names come once, as their folder. */
+  delimiter?: '/';
+}
 
 export interface TransferResult {
   bucket: string;
@@ -226,17 +240,29 @@ export class BucketClient {
     return { deletedFiles };
   }
 
-  /** Every file of a bucket, in name order. For very many, iterateFiles() streams them. */
-  async listFiles(bucket: string): Promise<RemoteFile[]> {
-    return collect(this.iterateFiles(bucket));
+  /**
+   * Every file of a bucket (or those under `prefix`), in name order; with
+   * the delimiter "/", one level: files and folders. For very many,
+   * iterateFiles() streams them.
+   */
+  async listFiles(bucket: string, options?: ListFilesOptions & { delimiter?: undefined }): Promise<RemoteFile[]>;
+  async listFiles(bucket: string, options: ListFilesOptions): Promise<RemoteEntry[]>;
+  async listFiles(bucket: string, options: ListFilesOptions = {}): Promise<RemoteEntry[]> {
+    return collect(this.iterateFiles(bucket, options));
   }
 
   /**
    * Streams a bucket's files in bounded memory. The connection is busy
    * until the iteration ends; stopping early reads and drops the rest.
    */
-  iterateFiles(bucket: string): AsyncIterable<RemoteFile> {
-    return this.#iterateList({ command: 'LIST_FILE', bucket }, FILE_ITEM);
+  iterateFiles(bucket: string, options?: ListFilesOptions & { delimiter?: undefined }): AsyncIterable<RemoteFile>;
+  iterateFiles(bucket: string, options: ListFilesOptions): AsyncIterable<RemoteEntry>;
+  iterateFiles(bucket: string, options: ListFilesOptions = {}): AsyncIterable<RemoteEntry> {
+    const request: Request = { command: 'LIST_FILE', bucket };
+    // Without options, the request every protocol version knows.
+    if (options.prefix !== undefined) request.prefix = options.prefix;
+    if (options.delimiter !== undefined) request.delimiter = options.delimiter;
+    return options.delimiter === undefined ? this.#iterateList(request, FILE_ITEM) : this.#iterateList(request, LIST_ITEM);
   }
 
   /** What a bucket holds (files, bytes) and its quota, if it has one. */

@@ -44,13 +44,15 @@ export interface DownloadFileOptions extends TransferOptions {
 
 /**
  * Where a download lands: inside `destination` if it is a folder (or ends
- * with a separator), else at `destination` itself.
+ * with a separator), under the file's own name without its folders
+ * (`2026/trip/img.jpg` lands as `img.jpg`); else at `destination` itself.
  */
 export async function resolveDestination(destination: string, name: string): Promise<string> {
   const target = destination === '' ? '.' : destination;
-  if (target.endsWith(path.sep)) return path.join(target, name);
+  const own = name.slice(name.lastIndexOf('/') + 1);
+  if (target.endsWith(path.sep)) return path.join(target, own);
   const stats = await stat(target).catch(() => undefined);
-  return stats?.isDirectory() ? path.join(target, name) : target;
+  return stats?.isDirectory() ? path.join(target, own) : target;
 }
 
 export async function downloadFile(

@@ -51,6 +51,18 @@ export interface FileEntry {
   sha256?: string;
 }
 
+/**
+ * A folder in a listing with a delimiter (protocol 3): the names that
+ * share `name` (which ends in "/") up to their next "/".
+ */
+export interface FolderEntry {
+  kind: 'folder';
+  name: string;
+}
+
+/** An item of a LIST_FILE reply: a file, or (with a delimiter) a folder. */
+export type ListEntry = (FileEntry & { kind?: 'file' }) | FolderEntry;
+
 export interface ListHead {
   count: number;
 }
@@ -281,6 +293,23 @@ export const FILE_ITEM: ItemCodec<FileEntry> = {
     if (sha256 !== '') file.sha256 = sha256;
     return file;
   },
+};
+
+/** A folder item is one field, its name ending in "/" (which no file name does). */
+export const FOLDER_ITEM: ItemCodec<FolderEntry> = {
+  name: 'folder item',
+  fields: (folder) => {
+    if (!folder.name.endsWith('/')) throw new RangeError(`a folder item's name ends in "/": ${JSON.stringify(folder.name)}`);
+    return [folder.name];
+  },
+  read: ([name]) => (name !== undefined && name.endsWith('/') ? { kind: 'folder', name } : undefined),
+};
+
+/** Either item of a LIST_FILE reply, told apart by the name's last character. */
+export const LIST_ITEM: ItemCodec<ListEntry> = {
+  name: 'file or folder item',
+  fields: (entry) => (entry.kind === 'folder' ? FOLDER_ITEM.fields(entry) : FILE_ITEM.fields(entry)),
+  read: (fields) => (fields[0]?.endsWith('/') === true ? FOLDER_ITEM.read(fields) : FILE_ITEM.read(fields)),
 };
 
 /** Encodes a reply through its codec; `message` replaces the default one. */

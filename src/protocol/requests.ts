@@ -40,13 +40,21 @@ export type Request =
   | { command: 'LIST_BUCKET' }
   | { command: 'DELETE_BUCKET'; bucket: string; force: boolean }
   | { command: 'UPLOAD_FILE'; bucket: string; name: string; size: number }
-  | { command: 'LIST_FILE'; bucket: string }
+  | { command: 'LIST_FILE'; bucket: string; prefix?: string; delimiter?: Delimiter }
   | { command: 'DOWNLOAD_FILE'; bucket: string; name: string }
   | { command: 'DELETE_FILE'; bucket: string; name: string }
   | { command: 'LOGIN'; mechanism: string; message: string }
   | { command: 'LOGIN_PROOF'; message: string }
   | { command: 'BUCKET_INFO'; bucket: string }
   | { command: 'GRANT'; bucket: string; user: string; permission: GrantedPermission };
+
+/** The one folder separator a listing may fold names at (protocol 3). */
+export const DELIMITER = '/';
+export type Delimiter = typeof DELIMITER;
+/** A listing prefix is at most as long as a whole file name. */
+export const MAX_PREFIX_BYTES = 1024;
+// C0 controls, DEL and C1 controls: no file name holds one, so no prefix may.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** What GRANT may give: a permission, or `none` to take one back. */
 export const GRANTABLE = ['read', 'write', 'admin', 'none'] as const;
@@ -66,7 +74,7 @@ const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
   LIST_BUCKET: [0, 0],
   DELETE_BUCKET: [1, 2],
   UPLOAD_FILE: [3, 3],
-  LIST_FILE: [1, 1],
+  LIST_FILE: [1, 3],
   DOWNLOAD_FILE: [2, 2],
   DELETE_FILE: [2, 2],
   LOGIN: [2, 2],
@@ -82,7 +90,7 @@ const FIELD_NAMES: Record<Command, string> = {
   LIST_BUCKET: 'LIST_BUCKET',
   DELETE_BUCKET: 'DELETE_BUCKET,<bucket>[,FORCE]',
   UPLOAD_FILE: 'UPLOAD_FILE,<bucket>,<name>,<size>',
-  LIST_FILE: 'LIST_FILE,<bucket>',
+  LIST_FILE: 'LIST_FILE,<bucket>[,<prefix>[,/]]',
   DOWNLOAD_FILE: 'DOWNLOAD_FILE,<bucket>,<name>',
   DELETE_FILE: 'DELETE_FILE,<bucket>,<name>',
   LOGIN: 'LOGIN,<mechanism>,<client-first-message>',
@@ -138,9 +146,10 @@ export function parseRequest(line: Uint8Array): ParseResult<Request> {
     case 'LIST_BUCKET':
       return { ok: true, value: { command: word } };
     case 'NEW_BUCKET':
-    case 'LIST_FILE':
     case 'BUCKET_INFO':
       return { ok: true, value: { command: word, bucket: first } };
+    case 'LIST_FILE':
+      return parseListFile(fields);
     case 'LOGIN':
       return { ok: true, value: { command: word, mechanism: first, message: second } };
     case 'LOGIN_PROOF':
@@ -165,6 +174,27 @@ export function parseRequest(line: Uint8Array): ParseResult<Request> {
   }
 }
 
+/**
+ * LIST_FILE,<bucket>[,<prefix>[,/]]: the prefix (which may be empty) keeps
+ * the names that start with it; the delimiter folds what lies past the next
+ * "/" into one folder item.
+ */
+function parseListFile(fields: readonly string[]): ParseResult<Request> {
+  const [bucket = '', prefix, delimiter] = fields;
+  const request: Request = { command: 'LIST_FILE', bucket };
+  if (prefix !== undefined) {
+    if (Buffer.byteLength(prefix, 'utf8') > MAX_PREFIX_BYTES || CONTROL.test(prefix)) {
+      return { ok: false, code: 'BAD_FIELD', message: `the prefix of LIST_FILE is at most ${MAX_PREFIX_BYTES} bytes of UTF-8 without control characters` };
+    }
+    request.prefix = prefix;
+  }
+  if (delimiter !== undefined) {
+    if (delimiter !== DELIMITER) return { ok: false, code: 'BAD_FIELD', message: `the optional delimiter of LIST_FILE must be ${DELIMITER}` };
+    request.delimiter = delimiter;
+  }
+  return { ok: true, value: request };
+}
+
 /** Encodes a request as its wire line, LF included. */
 export function encodeRequest(request: Request): Buffer {
   const fields: string[] = [];
@@ -174,9 +204,16 @@ export function encodeRequest(request: Request): Buffer {
     case 'LIST_BUCKET':
       break;
     case 'NEW_BUCKET':
-    case 'LIST_FILE':
     case 'BUCKET_INFO':
       fields.push(request.bucket);
+      break;
+    case 'LIST_FILE':
+      fields.push(request.bucket);
+      if (request.prefix !== undefined || request.delimiter !== undefined) fields.push(request.prefix ?? '');
+      if (request.delimiter !== undefined) {
+        if (request.delimiter !== DELIMITER) throw new RangeError(`invalid delimiter ${JSON.stringify(request.delimiter)}`);
+        fields.push(request.delimiter);
+      }
       break;
     case 'LOGIN':
       fields.push(request.mechanism, request.message);

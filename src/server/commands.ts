@@ -3,7 +3,7 @@
  * exchange. Handlers never parse bytes and never touch files except
  * through Storage.
  */
-import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_INFO, BUCKET_ITEM, BYE, FILE_DELETED, FILE_ITEM, GRANTED, HELLO, LOGGED_IN, LOGIN_CONTINUE } from '../protocol/messages.js';
+import { BUCKET_CREATED, BUCKET_DELETED, BUCKET_INFO, BUCKET_ITEM, BYE, FILE_DELETED, GRANTED, HELLO, LIST_ITEM, LOGGED_IN, LOGIN_CONTINUE } from '../protocol/messages.js';
 import { checkBucketName } from '../storage/names.js';
 import { listingOf, type BucketInfo, type Listing } from '../storage/storage.js';
 import { MECHANISMS } from './auth/authority.js';
@@ -78,7 +78,10 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
     }
     case 'LIST_FILE': {
       exchange.describe({ bucket: request.bucket });
-      await exchange.list(FILE_ITEM, () => exchange.storage.listFiles(request.bucket), (count) => `${plural(count, 'file')} in "${request.bucket}"`);
+      const options = { ...(request.prefix === undefined ? {} : { prefix: request.prefix }), ...(request.delimiter === undefined ? {} : { delimiter: request.delimiter }) };
+      const what = (count: number): string => (request.delimiter === undefined ? plural(count, 'file') : plural(count, 'entry', 'entries'));
+      const under = request.prefix === undefined || request.prefix === '' ? '' : ` under "${request.prefix}"`;
+      await exchange.list(LIST_ITEM, () => exchange.storage.listFiles(request.bucket, options), (count) => `${what(count)} in "${request.bucket}"${under}`);
       return 'continue';
     }
     case 'DELETE_FILE': {

@@ -14,11 +14,26 @@ export interface BucketInfo {
 }
 
 export interface FileInfo {
+  kind?: 'file';
+  /** Folders and the file's own name joined by "/", e.g. `2026/trip/img.jpg`. */
   name: string;
   size: number;
   modifiedAt: Date;
   /** Known when the file was stored through bucketd and is unchanged since. */
   sha256?: string;
+}
+
+/** In a listing with a delimiter: the names under `name` (which ends in "/"), folded into one. */
+export interface FolderInfo {
+  kind: 'folder';
+  name: string;
+}
+
+export interface ListOptions {
+  /** Only the names that start with this (normalised to NFC). */
+  prefix?: string;
+  /** "/": one level below the prefix; deeper names come as their folder, once. */
+  delimiter?: '/';
 }
 
 export interface StoredFile {
@@ -99,8 +114,14 @@ export interface Storage {
   listBuckets(): Promise<Listing<BucketInfo>>;
   /** Throws BUCKET_NOT_EMPTY (with the file count) unless empty or forced. */
   deleteBucket(bucket: string, options?: DeleteBucketOptions): Promise<{ deletedFiles: number }>;
-  /** Every file of the bucket, sorted by name. */
-  listFiles(bucket: string): Promise<Listing<FileInfo>>;
+  /**
+   * The bucket's files (all of them, at every depth, unless a prefix says
+   * otherwise), sorted by name; with a delimiter, folders too, sorted
+   * among them by their name ending in "/". Only listings with a delimiter
+   * hold folders.
+   */
+  listFiles(bucket: string, options?: ListOptions & { delimiter?: undefined }): Promise<Listing<FileInfo>>;
+  listFiles(bucket: string, options: ListOptions): Promise<Listing<FileInfo | FolderInfo>>;
   /** Refusals (no bucket, bad name, no room) come here, before any byte moves. */
   startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink>;
   openFile(bucket: string, name: string): Promise<DownloadSource>;

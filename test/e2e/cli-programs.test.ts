@@ -57,10 +57,13 @@ for (const program of PROGRAMS) {
   });
 }
 
-test('bucket: a stray argument is a usage error', async () => {
-  const result = await run(BUCKET, ['ls']);
-  assert.equal(result.code, 2);
-  assert.equal(result.stderr, "bucket: unexpected argument 'ls'\nusage: bucket [--host HOST] [--port PORT] [--user NAME]\n");
+test('bucket: a word that is no verb is a usage error, with the verb meant when it is close', async () => {
+  const stray = await run(BUCKET, ['frobnicate']);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /^bucket: unknown command 'frobnicate'\nusage: bucket /);
+  const typo = await run(BUCKET, ['lss']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /^bucket: unknown command 'lss' \(did you mean ls\?\)\nusage: bucket /);
 });
 
 test('bucketd: two ROOT folders are a usage error', async () => {

@@ -2,6 +2,9 @@
  * Model-based test: random sequences of commands, valid and not, run against
  * the real bucketd through the library and against a plain in-memory model
  * of buckets and files; every result and every error code must agree.
+ * Names in folders (`x/y`) behave as S3 keys do, except that a name cannot
+ * be both a file and a folder (PATH_CONFLICT); listings by prefix and
+ * delimiter agree with the same listing worked out from the model.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -18,9 +21,10 @@ interface Real {
 }
 
 const BUCKETS = ['alpha', 'beta-1', 'Bad_Name'];
-const NAMES = ['a.txt', 'b c,d.txt', 'ñandú 🎉', 'cafe\u0301', '..', 'x/y'];
+const NAMES = ['a.txt', 'b c,d.txt', 'ñandú 🎉', 'cafe\u0301', '..', 'x/y', 'x', 'x/y/z', 'x/é', 'a.txt/z', 'x//y', 'x/', '/x', 'x/../y'];
+const PREFIXES = ['', 'x', 'x/', 'x/y', 'a', 'x/y/', 'zz'];
 const VALID_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const validName = (name: string): boolean => name !== '..' && !name.includes('/');
+const validName = (name: string): boolean => name.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
 const nfc = (name: string): string => name.normalize('NFC');
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -80,7 +84,12 @@ class Upload implements fc.AsyncCommand<Model, Real> {
   constructor(readonly bucket: string, readonly name: string, readonly data: Buffer) {}
   check = (): boolean => true;
   async run(model: Model, real: Real): Promise<void> {
-    const code = fileError(model, this.bucket, this.name, false);
+    let code = fileError(model, this.bucket, this.name, false);
+    if (!code) {
+      const name = nfc(this.name);
+      const conflicts = [...model.get(this.bucket)!.keys()].some((file) => name.startsWith(`${file}/`) || file.startsWith(`${name}/`));
+      if (conflicts) code = 'PATH_CONFLICT';
+    }
     const result = await expectOutcome(real.client.upload(this.bucket, this.name, Readable.from([this.data]), this.data.length), code);
     if (!code) {
       assert.equal(result?.sha256, sha(this.data));
@@ -132,6 +141,34 @@ class ListEverything implements fc.AsyncCommand<Model, Real> {
   toString = (): string => 'listEverything()';
 }
 
+/** The same listing, worked out from the model: S3's rules for a prefix and a delimiter. */
+function expectedLevel(files: Map<string, Buffer>, prefix: string, fold: boolean): string[] {
+  const names = new Set<string>();
+  for (const name of files.keys()) {
+    if (!name.startsWith(prefix)) continue;
+    const cut = fold ? name.indexOf('/', prefix.length) : -1;
+    names.add(cut < 0 ? name : name.slice(0, cut + 1));
+  }
+  return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+class ListLevel implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly bucket: string, readonly prefix: string, readonly fold: boolean) {}
+  check = (): boolean => true;
+  async run(model: Model, real: Real): Promise<void> {
+    const code = bucketError(model, this.bucket);
+    const listed = await expectOutcome(real.client.listFiles(this.bucket, { prefix: this.prefix, ...(this.fold ? { delimiter: '/' as const } : {}) }), code);
+    if (code) return;
+    const files = model.get(this.bucket)!;
+    assert.deepEqual(listed?.map((entry) => entry.name), expectedLevel(files, this.prefix, this.fold));
+    for (const entry of listed ?? []) {
+      if (entry.kind === 'folder') assert.ok(entry.name.endsWith('/'));
+      else assert.equal(entry.size, files.get(entry.name)!.length);
+    }
+  }
+  toString = (): string => `listLevel(${this.bucket}, ${JSON.stringify(this.prefix)}, ${this.fold})`;
+}
+
 const bucketArb = fc.constantFrom(...BUCKETS);
 const nameArb = fc.constantFrom(...NAMES);
 const dataArb = fc.uint8Array({ maxLength: 3000 }).map((bytes) => Buffer.from(bytes));
@@ -142,6 +179,7 @@ const commands = [
   fc.tuple(bucketArb, nameArb).map(([b, n]) => new Download(b, n)),
   fc.tuple(bucketArb, nameArb).map(([b, n]) => new DeleteFile(b, n)),
   fc.constant(new ListEverything()),
+  fc.tuple(bucketArb, fc.constantFrom(...PREFIXES), fc.boolean()).map(([b, p, fold]) => new ListLevel(b, p, fold)),
 ];
 
 let server: RunningServer;

@@ -72,6 +72,20 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
     await exchange(peer, 'DELETE_BUCKET,photos,FORCE\n');
     await exchange(peer, 'DELETE_BUCKET,photos\n');
     for (const request of ['hello', 'HELLO ', 'NEW_BUCKET', 'NEW_BUCKET,my photos', 'NEW_BUCKET,%G0']) await exchange(peer, `${request}\n`);
+    // Folders inside a bucket (protocol 3).
+    await exchange(peer, 'NEW_BUCKET,albums\n');
+    for (const [name, body] of [['2026%2Ftrip%2Fimg%2001.jpg', 'jpeg'], ['2026%2Fnotes.txt', 'notes\n'], ['readme.txt', 'hi\n']] as const) {
+      await exchange(peer, `UPLOAD_FILE,albums,${name},${body.length}\n`);
+      await exchange(peer, `${body}SHA256,${sha(body)}\n`);
+    }
+    await exchange(peer, 'LIST_FILE,albums\n', 4);
+    await exchange(peer, 'LIST_FILE,albums,,%2F\n', 3);
+    await exchange(peer, 'LIST_FILE,albums,2026%2F,%2F\n', 3);
+    await exchange(peer, 'LIST_FILE,albums,2026%2Ft\n', 2);
+    await exchange(peer, 'LIST_FILE,albums,2026%2F,%5C\n');
+    await exchange(peer, 'UPLOAD_FILE,albums,readme.txt%2Fmore.txt,1\n');
+    await exchange(peer, 'UPLOAD_FILE,albums,2026,1\n');
+    await exchange(peer, 'UPLOAD_FILE,albums,2026%2F%2Fx,1\n');
     await exchange(peer, 'EXIT\n');
 
     const long = await RawPeer.connect(server.port);

@@ -19,7 +19,9 @@ import {
   errorOf,
   FILE_DELETED,
   FILE_ITEM,
+  FOLDER_ITEM,
   HELLO,
+  LIST_ITEM,
   LIST_HEAD,
   LOGGED_IN,
   LOGIN_CONTINUE,
@@ -84,6 +86,25 @@ test('table: list items both ways', () => {
     assert.ok(fields.ok);
     assert.deepEqual(readTypedItem(codec as typeof FILE_ITEM, fields.value), value);
   }
+});
+
+test('table: a LIST_FILE item is a folder when its name ends in "/", a file otherwise', () => {
+  const rows: Array<[string, unknown]> = [
+    ['2026%2Ftrip%2F', { kind: 'folder', name: '2026/trip/' }],
+    [`2026%2Ftrip%2Fimg%2001.jpg,4,${T},${SHA}`, { name: '2026/trip/img 01.jpg', size: 4, modifiedAt: new Date(T), sha256: SHA }],
+    [`top.txt,0,${T},`, { name: 'top.txt', size: 0, modifiedAt: new Date(T) }],
+  ];
+  for (const [wire, value] of rows) {
+    const fields = parseItem(Buffer.from(wire));
+    assert.ok(fields.ok);
+    assert.deepEqual(readTypedItem(LIST_ITEM, fields.value), value, wire);
+    assert.equal(encodeTypedItem(LIST_ITEM, value as never).toString('utf8'), `${wire}\n`);
+  }
+  // A folder item with fields a newer server adds is still a folder.
+  assert.deepEqual(readTypedItem(LIST_ITEM, ['a/', 'more']), { kind: 'folder', name: 'a/' });
+  assert.throws(() => encodeTypedItem(FOLDER_ITEM, { kind: 'folder', name: 'no-slash' }), RangeError);
+  assert.throws(() => readTypedItem(LIST_ITEM, ['a', 'not-a-size', T, '']), UnexpectedReply);
+  assert.throws(() => readTypedItem(LIST_ITEM, []), UnexpectedReply);
 });
 
 test('fields a newer server adds are ignored; missing or malformed ones are refused', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { encodeField } from '../../src/protocol/fields.js';
 import { COMMANDS, encodeRequest, GRANTABLE, parseRequest, parseUploadTrailer, type Request } from '../../src/protocol/requests.js';
 
 const parse = (line: string) => parseRequest(Buffer.from(line, 'utf8'));
@@ -16,6 +17,11 @@ const ROWS: Array<[string, Request]> = [
   ['UPLOAD_FILE,photos,cat.jpg,52133', { command: 'UPLOAD_FILE', bucket: 'photos', name: 'cat.jpg', size: 52133 }],
   ['UPLOAD_FILE,photos,my%20cat%2C%20Tom.jpg,0', { command: 'UPLOAD_FILE', bucket: 'photos', name: 'my cat, Tom.jpg', size: 0 }],
   ['LIST_FILE,photos', { command: 'LIST_FILE', bucket: 'photos' }],
+  ['LIST_FILE,photos,', { command: 'LIST_FILE', bucket: 'photos', prefix: '' }],
+  ['LIST_FILE,photos,2026%2Ftrip%2F', { command: 'LIST_FILE', bucket: 'photos', prefix: '2026/trip/' }],
+  ['LIST_FILE,photos,,%2F', { command: 'LIST_FILE', bucket: 'photos', prefix: '', delimiter: '/' }],
+  ['LIST_FILE,photos,caf%C3%A9%2F,%2F', { command: 'LIST_FILE', bucket: 'photos', prefix: 'café/', delimiter: '/' }],
+  ['UPLOAD_FILE,photos,2026%2Ftrip%2Fimg%2001.jpg,4', { command: 'UPLOAD_FILE', bucket: 'photos', name: '2026/trip/img 01.jpg', size: 4 }],
   ['DOWNLOAD_FILE,photos,%F0%9F%8E%89.png', { command: 'DOWNLOAD_FILE', bucket: 'photos', name: '🎉.png' }],
   ['DELETE_FILE,photos,caf%C3%A9.txt', { command: 'DELETE_FILE', bucket: 'photos', name: 'café.txt' }],
 ];
@@ -36,7 +42,7 @@ test('the command word is strict and exact', () => {
 });
 
 test('wrong field counts are refused with WRONG_FIELD_COUNT', () => {
-  for (const line of ['HELLO,x', 'EXIT,', 'NEW_BUCKET', 'NEW_BUCKET,a,b', 'LIST_BUCKET,x', 'UPLOAD_FILE,a,b', 'UPLOAD_FILE,a,b,1,2', 'DOWNLOAD_FILE,a', 'DELETE_FILE,a,b,c', 'LIST_FILE', 'DELETE_BUCKET,a,FORCE,x']) {
+  for (const line of ['HELLO,x', 'EXIT,', 'NEW_BUCKET', 'NEW_BUCKET,a,b', 'LIST_BUCKET,x', 'UPLOAD_FILE,a,b', 'UPLOAD_FILE,a,b,1,2', 'DOWNLOAD_FILE,a', 'DELETE_FILE,a,b,c', 'LIST_FILE', 'LIST_FILE,a,b,%2F,x', 'DELETE_BUCKET,a,FORCE,x']) {
     const result = parse(line);
     assert.equal(!result.ok && result.code, 'WRONG_FIELD_COUNT', line);
   }
@@ -53,10 +59,18 @@ test('spaces, bad escapes and bad sizes are refused with their own codes', () =>
     ['UPLOAD_FILE,a,b,', 'BAD_FIELD'],
     ['UPLOAD_FILE,a,b,99999999999999999', 'BAD_FIELD'],
     ['DELETE_BUCKET,a,force', 'BAD_FIELD'],
+    ['LIST_FILE,a,b,', 'BAD_FIELD'],
+    ['LIST_FILE,a,b,%5C', 'BAD_FIELD'],
+    ['LIST_FILE,a,b,%2F%2F', 'BAD_FIELD'],
+    ['LIST_FILE,a,%01,%2F', 'BAD_FIELD'],
+    [`LIST_FILE,a,${'x'.repeat(1025)}`, 'BAD_FIELD'],
+    ['LIST_FILE,a,b,/', 'OK'],
+    ['LIST_FILE,a,a/b/', 'OK'],
+    [`LIST_FILE,a,${'x'.repeat(1024)}`, 'OK'],
   ];
   for (const [line, code] of rows) {
     const result = parse(line);
-    assert.equal(!result.ok && result.code, code, line);
+    assert.equal(result.ok ? 'OK' : result.code, code, line);
   }
 });
 
@@ -65,6 +79,9 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   fc.constantFrom<Request>({ command: 'HELLO' }, { command: 'EXIT' }, { command: 'LIST_BUCKET' }),
   text.map((bucket): Request => ({ command: 'NEW_BUCKET', bucket })),
   text.map((bucket): Request => ({ command: 'LIST_FILE', bucket })),
+  fc
+    .record({ bucket: text, prefix: text.filter((prefix) => !/[\u0000-\u001f\u007f-\u009f]/.test(prefix)), fold: fc.boolean() })
+    .map(({ bucket, prefix, fold }): Request => ({ command: 'LIST_FILE', bucket, prefix, ...(fold ? { delimiter: '/' as const } : {}) })),
   fc.record({ bucket: text, force: fc.boolean() }).map((r): Request => ({ command: 'DELETE_BUCKET', ...r })),
   fc.record({ bucket: text, name: text, size: fc.maxSafeNat() }).map((r): Request => ({ command: 'UPLOAD_FILE', ...r })),
   fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DOWNLOAD_FILE', ...r })),
@@ -110,6 +127,26 @@ test('property: parsing arbitrary lines never throws and names a code when it re
       if (!result.ok) assert.match(result.code, /^[A-Z_]+$/);
     }),
     { numRuns: 2000 },
+  );
+});
+
+test('property: LIST_FILE with any prefix and delimiter fields parses to those fields, or refuses with BAD_FIELD', () => {
+  const field = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('/', '', '..', '%2F', 'a/b/', '\u0001', 'a\u0085', '\u007f'));
+  fc.assert(
+    fc.property(fc.array(field, { minLength: 0, maxLength: 2 }), (extra) => {
+      const wire = Buffer.from(['LIST_FILE', 'photos', ...extra.map(encodeField)].join(','), 'utf8');
+      const result = parseRequest(wire);
+      const [prefix, delimiter] = extra;
+      const fine = (prefix === undefined || !/[\u0000-\u001f\u007f-\u009f]/.test(prefix)) && (delimiter === undefined || delimiter === '/');
+      if (!fine) {
+        assert.equal(result.ok ? 'ok' : result.code, 'BAD_FIELD');
+        return;
+      }
+      const expected: Request = { command: 'LIST_FILE', bucket: 'photos', ...(prefix === undefined ? {} : { prefix }), ...(delimiter === undefined ? {} : { delimiter: '/' as const }) };
+      assert.deepEqual(result, { ok: true, value: expected });
+      assert.deepEqual(parseRequest(encodeRequest(expected).subarray(0, -1)), result);
+    }),
+    { numRuns: 1000 },
   );
 });
 

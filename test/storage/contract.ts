@@ -192,7 +192,7 @@ export function runStorageContract(backend: string, make: () => Promise<StorageU
         await put(storage, 'photos', name, name);
         assert.equal((await readAll(storage, 'photos', name)).toString(), name);
       }
-      for (const bad of ['', '.', '..', 'a/b', '../x', '/etc/passwd', 'a\u0000b', 'a\nb', 'x'.repeat(256), 'é'.repeat(128)]) {
+      for (const bad of ['', '.', '..', 'a//b', 'a/', '../x', 'a/./b', 'a/../b', '/etc/passwd', 'a\u0000b', 'a/\nb', 'x'.repeat(256), 'é'.repeat(128), `a/${'x'.repeat(256)}`, 'abc/'.repeat(256) + 'x']) {
         await rejectsWith(storage.startUpload('photos', bad, 1), 'INVALID_FILE_NAME');
         await rejectsWith(storage.openFile('photos', bad), 'INVALID_FILE_NAME');
         await rejectsWith(storage.deleteFile('photos', bad), 'INVALID_FILE_NAME');
@@ -269,6 +269,88 @@ export function runStorageContract(backend: string, make: () => Promise<StorageU
       assert.deepEqual(listed.map((f) => f.name), [...names].sort());
       assert.ok(listed.every((f) => f.sha256 === sha(f.name)));
       await storage.deleteBucket('many', { force: true });
+    });
+
+    test('names in folders: stored, read back, listed whole with their folders', async () => {
+      await storage.createBucket('tree');
+      const files = ['2026/trip/img 01.jpg', '2026/trip/notes/day 1.txt', '2026/a.txt', 'top.txt', 'ñ/🎉/x'];
+      for (const name of files) await put(storage, 'tree', name, name);
+      for (const name of files) assert.equal((await readAll(storage, 'tree', name)).toString(), name);
+      const listed = await entries(storage.listFiles('tree'));
+      assert.deepEqual(listed.map((file) => file.name), [...files].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+      assert.ok(listed.every((file) => file.sha256 === sha(file.name)), 'checksums are recorded for names in folders');
+      await put(storage, 'tree', 'e\u0301/cafe\u0301', 'nfc');
+      assert.ok((await names('tree')).includes('\u00e9/caf\u00e9'), 'every segment is normalised to NFC');
+      await storage.deleteBucket('tree', { force: true });
+    });
+
+    test('a prefix keeps the names that start with it; the delimiter folds one level into folders', async () => {
+      await storage.createBucket('level');
+      for (const name of ['a/b/c.txt', 'a/b/d.txt', 'a/e.txt', 'a-z', 'a.txt', 'ab/x', 'b']) await put(storage, 'level', name, name);
+      const list = async (prefix: string | undefined, delimiter?: '/'): Promise<string[]> =>
+        (await entries(storage.listFiles('level', { ...(prefix === undefined ? {} : { prefix }), ...(delimiter ? { delimiter } : {}) }))).map((entry) => (entry.kind === 'folder' ? `[${entry.name}]` : entry.name));
+      // Byte order, folders by their name with its "/": "-" < "." < "/".
+      assert.deepEqual(await list('', '/'), ['a-z', 'a.txt', '[a/]', '[ab/]', 'b']);
+      assert.deepEqual(await list('a/', '/'), ['[a/b/]', 'a/e.txt']);
+      assert.deepEqual(await list('a/b/', '/'), ['a/b/c.txt', 'a/b/d.txt']);
+      assert.deepEqual(await list('a/'), ['a/b/c.txt', 'a/b/d.txt', 'a/e.txt']);
+      assert.deepEqual(await list('a/b'), ['a/b/c.txt', 'a/b/d.txt']);
+      assert.deepEqual(await list('a', '/'), ['a-z', 'a.txt', '[a/]', '[ab/]']);
+      assert.deepEqual(await list('a/b', '/'), ['[a/b/]']);
+      assert.deepEqual(await list('zz', '/'), []);
+      assert.deepEqual(await list('a/b/c.txt', '/'), ['a/b/c.txt']);
+      await rejectsWith(storage.listFiles('nolevel', { prefix: 'a/', delimiter: '/' }), 'NO_SUCH_BUCKET');
+      await storage.deleteBucket('level', { force: true });
+    });
+
+    test('a name is never a file and a folder at once', async () => {
+      await storage.createBucket('clash');
+      await put(storage, 'clash', 'p', 'file');
+      await put(storage, 'clash', 'q/r', 'deep');
+      await rejectsWith(storage.startUpload('clash', 'p/x', 1), 'PATH_CONFLICT');
+      await rejectsWith(storage.startUpload('clash', 'q', 1), 'PATH_CONFLICT');
+      await rejectsWith(storage.openFile('clash', 'q'), 'NO_SUCH_FILE');
+      await rejectsWith(storage.deleteFile('clash', 'q'), 'NO_SUCH_FILE');
+      await rejectsWith(storage.openFile('clash', 'p/x'), 'NO_SUCH_FILE');
+      await rejectsWith(storage.deleteFile('clash', 'p/x'), 'NO_SUCH_FILE');
+      assert.deepEqual(await names('clash'), ['p', 'q/r']);
+      await storage.deleteBucket('clash', { force: true });
+    });
+
+    test('a delete leaves no empty folder behind: the name is free for a file again', async () => {
+      await storage.createBucket('prune');
+      await put(storage, 'prune', 'd/e/f.txt', 'one');
+      await put(storage, 'prune', 'd/g.txt', 'two');
+      await storage.deleteFile('prune', 'd/e/f.txt');
+      assert.deepEqual((await entries(storage.listFiles('prune', { delimiter: '/', prefix: 'd/' }))).map((entry) => entry.name), ['d/g.txt']);
+      await put(storage, 'prune', 'd/e', 'now a file');
+      await storage.deleteFile('prune', 'd/e');
+      await storage.deleteFile('prune', 'd/g.txt');
+      await put(storage, 'prune', 'd', 'a file where the folder was');
+      assert.deepEqual(await names('prune'), ['d']);
+      await storage.deleteFile('prune', 'd');
+      await storage.deleteBucket('prune');
+    });
+
+    test('a delete emptying a folder never loses an upload into it made at the same time', async () => {
+      await storage.createBucket('racing');
+      for (let round = 0; round < 30; round++) {
+        await put(storage, 'racing', `f/g/old-${round}`, 'old');
+        await Promise.all([storage.deleteFile('racing', `f/g/old-${round}`), put(storage, 'racing', `f/g/new-${round}`, 'new')]);
+        assert.equal((await readAll(storage, 'racing', `f/g/new-${round}`)).toString(), 'new');
+        await storage.deleteFile('racing', `f/g/new-${round}`);
+      }
+      assert.deepEqual(await names('racing'), []);
+      await storage.deleteBucket('racing');
+    });
+
+    test('files in folders count toward a bucket, and go with it when forced', async () => {
+      await storage.createBucket('nested');
+      for (const name of ['x/1', 'x/y/2', 'z']) await put(storage, 'nested', name, name);
+      const refused = await rejectsWith(storage.deleteBucket('nested'), 'BUCKET_NOT_EMPTY');
+      assert.deepEqual(refused.details, ['3']);
+      assert.deepEqual(await storage.deleteBucket('nested', { force: true }), { deletedFiles: 3 });
+      await rejectsWith(storage.listFiles('nested'), 'NO_SUCH_BUCKET');
     });
 
     test('sorting is by code point (UTF-8 byte order)', async () => {

@@ -88,6 +88,47 @@ describe('FsStorage on disk', () => {
     await rm(path.join(root, 'linked'));
   });
 
+  test('names in folders are nested folders under the bucket, removed once empty', async () => {
+    await storage.createBucket('albums');
+    await put(storage, 'albums', '2026/trip/img 01.jpg', 'jpeg');
+    await put(storage, 'albums', '2026/notes.txt', 'notes');
+    assert.equal(await readFile(path.join(root, 'albums', '2026', 'trip', 'img 01.jpg'), 'utf8'), 'jpeg');
+    await storage.deleteFile('albums', '2026/trip/img 01.jpg');
+    assert.deepEqual(await readdir(path.join(root, 'albums', '2026')), ['notes.txt']);
+    await storage.deleteFile('albums', '2026/notes.txt');
+    assert.deepEqual(await readdir(path.join(root, 'albums')), []);
+    // A folder holding something put there by hand stays.
+    await put(storage, 'albums', 'kept/x', 'x');
+    await writeFile(path.join(root, 'albums', 'kept', 'by-hand.tmp\n'), 'unlistable name');
+    await storage.deleteFile('albums', 'kept/x');
+    assert.deepEqual(await readdir(path.join(root, 'albums', 'kept')), ['by-hand.tmp\n']);
+    await storage.deleteBucket('albums', { force: true });
+  });
+
+  test('a link planted as a folder is never followed: not read, listed, written through or deleted through', async () => {
+    const outside = path.join(path.dirname(root), 'outside-folder');
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'secret.txt'), 'secret');
+    await storage.createBucket('planted');
+    await put(storage, 'planted', 'real/a.txt', 'a');
+    await symlink(outside, path.join(root, 'planted', 'via'));
+    await symlink(outside, path.join(root, 'planted', 'real', 'via'));
+    for (const name of ['via/secret.txt', 'real/via/secret.txt']) {
+      await rejectsWith(storage.openFile('planted', name), 'NO_SUCH_FILE');
+      await rejectsWith(storage.deleteFile('planted', name), 'NO_SUCH_FILE');
+      await rejectsWith(storage.startUpload('planted', name, 1), 'PATH_CONFLICT');
+    }
+    await rejectsWith(storage.startUpload('planted', 'via/new.txt', 1), 'PATH_CONFLICT');
+    assert.deepEqual((await entries(storage.listFiles('planted'))).map((f) => f.name), ['real/a.txt']);
+    assert.deepEqual((await entries(storage.listFiles('planted', { prefix: 'via/', delimiter: '/' }))).map((f) => f.name), []);
+    assert.deepEqual((await entries(storage.listFiles('planted', { delimiter: '/' }))).map((f) => f.name), ['real/']);
+    assert.deepEqual(await readdir(outside), ['secret.txt']);
+    assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'secret');
+    await storage.deleteBucket('planted', { force: true });
+    await storage.settled();
+    assert.deepEqual(await readdir(outside), ['secret.txt']);
+  });
+
   test('DELETE_BUCKET counts regular files only; other entries still keep a bucket', async () => {
     await storage.createBucket('mixed');
     await put(storage, 'mixed', 'one', '1');
@@ -96,7 +137,7 @@ describe('FsStorage on disk', () => {
     await symlink('/etc/hostname', path.join(root, 'mixed', 'a-link'));
     const error = await rejectsWith(storage.deleteBucket('mixed'), 'BUCKET_NOT_EMPTY');
     assert.deepEqual(error.details, ['2']);
-    assert.match(error.message, /2 files and 2 other entries/);
+    assert.match(error.message, /2 files and 2 other entries/); // the empty folder and the link
     assert.deepEqual(await storage.deleteBucket('mixed', { force: true }), { deletedFiles: 2 });
     await storage.createBucket('odd');
     await mkdir(path.join(root, 'odd', 'only-a-folder'));

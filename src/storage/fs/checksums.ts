@@ -1,13 +1,17 @@
 /**
  * Recorded checksums: a small JSON file per stored file under
- * ROOT/.bucketd/sums/<bucket>/<name>. A record counts only while the file's
+ * ROOT/.bucketd/sums/<bucket>/<name>, or for a name in folders (which may
+ * be longer than one path component can be) under
+ * ROOT/.bucketd/sums/.in-folders/<bucket>/<SHA-256 of the name>, holding
+ * the name too. (".in-folders" is no bucket name: those start with a
+ * letter or digit.) A record counts only while the file's
  * inode, size and mtime still match it, so a file changed by hand under ROOT,
  * or replaced since, shows as "checksum unknown" rather than as a wrong one.
  *
  * Records are a cache of what bucketd computed, so a symbolic link found
  * among them is removed (the link, never its target) rather than followed.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +20,8 @@ import { assertRealFolders } from './layout.js';
 import { errnoOf } from './os-errors.js';
 
 interface ChecksumRecord {
+  /** Only in records of names in folders, whose file is named by a hash. */
+  name?: string;
   sha256: string;
   size: number;
   mtimeNs: string;
@@ -27,6 +33,17 @@ export interface FileIdentity {
   size: bigint;
   mtimeNs: bigint;
   ino: bigint;
+}
+
+const IN_FOLDERS = '.in-folders';
+
+function inFolders(name: string): boolean {
+  return name.includes('/');
+}
+
+/** The record's file name inside its bucket's records folder. */
+function recordName(name: string): string {
+  return inFolders(name) ? createHash('sha256').update(name, 'utf8').digest('hex') : name;
 }
 
 export class ChecksumStore {
@@ -45,11 +62,12 @@ export class ChecksumStore {
 
   async record(bucket: string, name: string, sha256: string, identity: FileIdentity): Promise<void> {
     const record: ChecksumRecord = { sha256, size: Number(identity.size), mtimeNs: identity.mtimeNs.toString(), ino: identity.ino.toString() };
-    const bucketDir = await this.#bucketRecords(bucket, true);
+    if (inFolders(name)) record.name = name;
+    const bucketDir = await this.#bucketRecords(bucket, inFolders(name), true);
     const tmp = path.join(this.#tmpDir, `${randomBytes(8).toString('hex')}.sum`);
     await writeFile(tmp, JSON.stringify(record), { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
     // rename replaces a link at the destination; it never writes through one.
-    await rename(tmp, path.join(bucketDir!, name)).catch(async (error: unknown) => {
+    await rename(tmp, path.join(bucketDir!, recordName(name))).catch(async (error: unknown) => {
       await rm(tmp, { force: true });
       throw error;
     });
@@ -57,7 +75,7 @@ export class ChecksumStore {
 
   /** The recorded SHA-256, if there is a record and it still matches. */
   async lookup(bucket: string, name: string, identity: FileIdentity): Promise<string | undefined> {
-    const bucketDir = await this.#bucketRecords(bucket, false).catch(() => undefined);
+    const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false).catch(() => undefined);
     return bucketDir === undefined ? undefined : readRecord(bucketDir, name, identity);
   }
 
@@ -66,36 +84,49 @@ export class ChecksumStore {
    * checked and read once, and only names that have a record are opened.
    */
   async bucketReader(bucket: string): Promise<(name: string, identity: FileIdentity) => Promise<string | undefined>> {
-    const bucketDir = await this.#bucketRecords(bucket, false).catch(() => undefined);
-    if (bucketDir === undefined) return async () => undefined;
-    const recorded = new Set(await readdir(bucketDir).catch(() => [] as string[]));
-    return async (name, identity) => (recorded.has(name) ? readRecord(bucketDir, name, identity) : undefined);
+    const folders = [await this.#bucketRecords(bucket, false, false).catch(() => undefined), await this.#bucketRecords(bucket, true, false).catch(() => undefined)];
+    const recorded = await Promise.all(folders.map(async (dir) => new Set(dir === undefined ? [] : await readdir(dir).catch(() => [] as string[]))));
+    return async (name, identity) => {
+      const nested = inFolders(name) ? 1 : 0;
+      const dir = folders[nested];
+      return dir !== undefined && recorded[nested]!.has(recordName(name)) ? readRecord(dir, name, identity) : undefined;
+    };
   }
 
   async forget(bucket: string, name: string): Promise<void> {
-    const bucketDir = await this.#bucketRecords(bucket, false);
-    if (bucketDir !== undefined) await rm(path.join(bucketDir, name), { force: true });
+    const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false);
+    if (bucketDir !== undefined) await rm(path.join(bucketDir, recordName(name)), { force: true });
   }
 
   /** rm removes a link itself, never what it points to. */
   async forgetBucket(bucket: string): Promise<void> {
     await assertRealFolders(...this.#guarded);
     await rm(path.join(this.#dir, bucket), { recursive: true, force: true });
+    await this.#realFolder(path.join(this.#dir, IN_FOLDERS), false);
+    await rm(path.join(this.#dir, IN_FOLDERS, bucket), { recursive: true, force: true });
   }
 
   /**
    * The bucket's record folder if it is a real folder, made if `create`;
    * a link in its place is removed and reported.
    */
-  async #bucketRecords(bucket: string, create: boolean): Promise<string | undefined> {
+  async #bucketRecords(bucket: string, nested: boolean, create: boolean): Promise<string | undefined> {
     await assertRealFolders(...this.#guarded);
-    const dir = path.join(this.#dir, bucket);
+    if (!nested) return this.#realFolder(path.join(this.#dir, bucket), create);
+    const parent = await this.#realFolder(path.join(this.#dir, IN_FOLDERS), create);
+    return parent === undefined ? undefined : this.#realFolder(path.join(parent, bucket), create);
+  }
+
+  /** `dir` if it is a real folder, made if `create`; a link or file in its place is removed and reported. */
+  async #realFolder(dir: string, create: boolean): Promise<string | undefined> {
     const stats = await lstat(dir).catch((error: unknown) => {
       if (errnoOf(error) === 'ENOENT') return undefined;
       throw error;
     });
     if (stats && !stats.isDirectory()) {
-      await unlink(dir);
+      await unlink(dir).catch((error: unknown) => {
+        if (errnoOf(error) !== 'ENOENT') throw error; // removed meanwhile by another repair
+      });
       this.#onRepair(`removed ${dir}: a ${stats.isSymbolicLink() ? 'symbolic link' : 'file'} where a folder of checksum records belongs`);
     } else if (stats) {
       return dir;
@@ -112,12 +143,13 @@ export class ChecksumStore {
 async function readRecord(bucketDir: string, name: string, identity: FileIdentity): Promise<string | undefined> {
   let record: Partial<ChecksumRecord>;
   try {
-    const text = await readFile(path.join(bucketDir, name), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+    const text = await readFile(path.join(bucketDir, recordName(name)), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
     record = JSON.parse(text) as Partial<ChecksumRecord>;
   } catch {
     return undefined;
   }
   const matches =
+    record.name === (inFolders(name) ? name : undefined) &&
     typeof record.sha256 === 'string' &&
     isSha256Hex(record.sha256) &&
     record.size === Number(identity.size) &&

@@ -14,9 +14,10 @@ import { fd as fdOps } from '../../util/fd.js';
 import { FlowWindow } from '../../util/flow.js';
 import { plural } from '../../util/plural.js';
 import { checkBucketName, isValidBucketName, normalizeFileName } from '../names.js';
-import { byName, listingOf, type BucketInfo, type DeleteBucketOptions, type DownloadSource, type FileInfo, type Listing, type Storage, type UploadSink } from '../storage.js';
+import { byName, listingOf, type BucketInfo, type DeleteBucketOptions, type DownloadSource, type FileInfo, type FolderInfo, type Listing, type ListOptions, type Storage, type UploadSink } from '../storage.js';
 import { ChecksumStore } from './checksums.js';
 import { FsDownloadSource } from './download.js';
+import { parentsState, pathConflict, removeEmptyParents } from './folders.js';
 import { FsLayout, syncDir } from './layout.js';
 import { countEntries, listBucketFolder } from './listing.js';
 import { KeyedRwLock } from './locks.js';
@@ -48,6 +49,7 @@ export class FsStorage implements Storage {
   readonly #checksums: ChecksumStore;
   readonly #bucketLocks = new KeyedRwLock();
   readonly #fileLocks = new KeyedRwLock();
+  readonly #folderLocks = new KeyedRwLock();
   readonly #trash: Trash;
   readonly #space: SpaceReserver;
   readonly #writeBudget: FlowWindow;
@@ -63,7 +65,7 @@ export class FsStorage implements Storage {
     this.#space = new SpaceReserver(layout.tmpDir);
     this.#writeBudget = new FlowWindow(options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES);
     this.#writePerUpload = options.writeBufferPerUpload ?? WRITE_BUFFER_PER_UPLOAD;
-    this.#commit = { layout, checksums: this.#checksums, bucketLocks: this.#bucketLocks, fileLocks: this.#fileLocks, trash: this.#trash };
+    this.#commit = { layout, checksums: this.#checksums, bucketLocks: this.#bucketLocks, fileLocks: this.#fileLocks, folderLocks: this.#folderLocks, trash: this.#trash };
   }
 
   /**
@@ -113,10 +115,14 @@ export class FsStorage implements Storage {
         });
         if (!options.force) {
           if (files + others > 0) {
-            const what = others === 0 ? plural(files, 'file') : `${plural(files, 'file')} and ${plural(others, 'other entry', 'other entries')} (folders or links put there by hand)`;
+            const what = others === 0 ? plural(files, 'file') : `${plural(files, 'file')} and ${plural(others, 'other entry', 'other entries')} (empty folders or links put there by hand)`;
             throw new BucketError('BUCKET_NOT_EMPTY', `bucket "${bucket}" holds ${what}; delete them first or ask for FORCE`, [String(files)]);
           }
           await rmdir(dir).catch((error: unknown) => {
+            // Only empty folders left there by hand.
+            if (errnoOf(error) === 'ENOTEMPTY' || errnoOf(error) === 'EEXIST') {
+              throw new BucketError('BUCKET_NOT_EMPTY', `bucket "${bucket}" holds empty folders put there by hand; delete them first or ask for FORCE`, ['0']);
+            }
             throw fromOsError(error, 'NO_SUCH_BUCKET');
           });
         } else {
@@ -133,15 +139,23 @@ export class FsStorage implements Storage {
     });
   }
 
-  async listFiles(bucket: string): Promise<Listing<FileInfo>> {
+  async listFiles(bucket: string, options?: ListOptions & { delimiter?: undefined }): Promise<Listing<FileInfo>>;
+  async listFiles(bucket: string, options: ListOptions): Promise<Listing<FileInfo | FolderInfo>>;
+  async listFiles(bucket: string, options: ListOptions = {}): Promise<Listing<FileInfo | FolderInfo>> {
     const dir = await this.#layout.bucketDir(bucket);
-    return listBucketFolder(bucket, dir, this.#checksums).catch((error: unknown) => {
+    return listBucketFolder(bucket, dir, this.#checksums, options).catch((error: unknown) => {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
   }
 
   async startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink> {
-    const { fileName } = await this.#locate(bucket, name);
+    const { fileName, dir } = await this.#locate(bucket, name);
+    // Told before any byte moves; the commit checks again.
+    const way = await parentsState(dir, fileName).catch((error: unknown) => {
+      throw fromOsError(error, 'NO_SUCH_BUCKET');
+    });
+    if (way === 'conflict') throw pathConflict(fileName);
+    if (way === 'ready' && (await lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
     await this.#layout.assertBookkeeping(this.#layout.tmpDir);
     const reservation = await this.#space.reserve(declaredSize);
     const tmpPath = path.join(this.#layout.tmpDir, `${randomBytes(12).toString('hex')}.upload`);
@@ -156,6 +170,7 @@ export class FsStorage implements Storage {
 
   async openFile(bucket: string, name: string): Promise<DownloadSource> {
     const { fileName, dir } = await this.#locate(bucket, name);
+    await this.#assertFolders(bucket, dir, fileName);
     // O_NOFOLLOW: a symlink planted in a bucket is never followed out of ROOT.
     const fd = await fdOps.open(path.join(dir, fileName), constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
       throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
@@ -176,6 +191,7 @@ export class FsStorage implements Storage {
     return this.#bucketLocks.run(bucket, 'shared', () =>
         this.#fileLocks.run(`${bucket}/${fileName}`, 'exclusive', async () => {
           const dir = await this.#layout.bucketDir(bucket);
+          await this.#assertFolders(bucket, dir, fileName);
           const filePath = path.join(dir, fileName);
           const stats = await lstat(filePath).catch((error: unknown) => {
             throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
@@ -185,7 +201,9 @@ export class FsStorage implements Storage {
             throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
           });
           await this.#checksums.forget(bucket, fileName);
-          await syncDir(dir);
+          await syncDir(path.dirname(filePath));
+          // An upload into one of these folders waits, or has moved in already.
+          await this.#folderLocks.run(bucket, 'exclusive', () => removeEmptyParents(dir, fileName));
           return { name: fileName };
         }),
     );
@@ -227,6 +245,14 @@ export class FsStorage implements Storage {
   /** Bytes promised to uploads in flight and not yet written (for status pages and tests). */
   get reservedBytes(): number {
     return this.#space.reserved;
+  }
+
+  /** NO_SUCH_FILE unless every folder on the way to the name is a real folder (never a link). */
+  async #assertFolders(bucket: string, dir: string, fileName: string): Promise<void> {
+    const way = await parentsState(dir, fileName).catch((error: unknown) => {
+      throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
+    });
+    if (way !== 'ready') throw new BucketError('NO_SUCH_FILE', noSuchFile(bucket, fileName));
   }
 
   /**

@@ -2,7 +2,7 @@
  * One upload into the filesystem backend: a temporary file in the hidden
  * area, opened exclusively, never through a link; bytes queued to the disk
  * as they come. Commit: fsync, close, record the checksum, rename into
- * place, fsync the bucket folder. On any failure the temporary file is
+ * place (making the folders on the way), fsync the folder it went into. On any failure the temporary file is
  * removed and nothing is visible. (Counting and hashing happen above, in
  * storage/verify.ts, for every backend.)
  */
@@ -14,6 +14,7 @@ import type { FlowWindow } from '../../util/flow.js';
 import type { StoredFile, UploadSink } from '../storage.js';
 import type { ChecksumStore } from './checksums.js';
 import { FileWriter } from './file-writer.js';
+import { makeParents, pathConflict } from './folders.js';
 import { syncDir, type FsLayout } from './layout.js';
 import type { KeyedRwLock } from './locks.js';
 import { fromOsError } from './os-errors.js';
@@ -26,6 +27,8 @@ export interface CommitServices {
   checksums: ChecksumStore;
   bucketLocks: KeyedRwLock;
   fileLocks: KeyedRwLock;
+  /** Per bucket: held shared to make folders and move in, exclusively to remove empty ones. */
+  folderLocks: KeyedRwLock;
   trash: Trash;
 }
 
@@ -74,25 +77,29 @@ export class FsUploadSink implements UploadSink {
     if (this.#done) throw new Error('commit after the upload ended');
     this.#done = true;
     const { bucket, name, tmpPath } = this.#target;
-    const { layout, checksums, bucketLocks, fileLocks, trash } = this.#services;
+    const { layout, checksums, bucketLocks, fileLocks, folderLocks, trash } = this.#services;
     try {
       await this.#file.close(); // every byte written and fsynced
       const identity = await lstat(tmpPath, { bigint: true });
       await bucketLocks.run(bucket, 'shared', () =>
-        fileLocks.run(`${bucket}/${name}`, 'exclusive', async () => {
-          const dir = await layout.bucketDir(bucket);
-          const finalPath = path.join(dir, name);
-          // Recorded first, keyed by the new file's identity, so a reader
-          // never pairs one version's bytes with another's checksum.
-          await checksums.record(bucket, name, sha256, identity);
-          const displaced = await trash.keepAside(finalPath);
-          try {
-            await rename(tmpPath, finalPath);
-            await syncDir(dir);
-          } finally {
-            if (displaced) trash.discard(displaced);
-          }
-        }),
+        fileLocks.run(`${bucket}/${name}`, 'exclusive', () =>
+          folderLocks.run(bucket, 'shared', async () => {
+            const dir = await layout.bucketDir(bucket);
+            await makeParents(dir, name);
+            const finalPath = path.join(dir, name);
+            if ((await lstat(finalPath).catch(() => undefined))?.isDirectory()) throw pathConflict(name, true);
+            // Recorded first, keyed by the new file's identity, so a reader
+            // never pairs one version's bytes with another's checksum.
+            await checksums.record(bucket, name, sha256, identity);
+            const displaced = await trash.keepAside(finalPath);
+            try {
+              await rename(tmpPath, finalPath);
+              await syncDir(path.dirname(finalPath));
+            } finally {
+              if (displaced) trash.discard(displaced);
+            }
+          }),
+        ),
       );
       return { name, size: this.#received, sha256 };
     } catch (error) {

@@ -1,0 +1,115 @@
+/**
+ * What the one-shot verbs report: one record per result, rendered for
+ * people (aligned columns, human sizes) or for programs (`--json`: one
+ * JSON object per line on stdout, errors as JSON objects on stderr).
+ * Writes wait while the reader is behind, so a listing of any length
+ * streams in bounded memory.
+ */
+import { once } from 'node:events';
+import { humanSize, humanTime, plural, printable } from '../format.js';
+import type { Failure } from '../output.js';
+import { assertNever } from '../verbs.js';
+import { exitCodeOf } from './exit-codes.js';
+
+export type VerbRecord =
+  | { type: 'server'; name: string; version: string; protocol: number; address: string }
+  | { type: 'bucket'; name: string; created: Date }
+  | { type: 'bucket-created'; bucket: string; created: Date }
+  | { type: 'bucket-deleted'; bucket: string; deletedFiles: number }
+  | { type: 'file'; bucket: string; name: string; size: number; modified: Date; sha256: string | null }
+  | { type: 'folder'; bucket: string; name: string }
+  | { type: 'deleted'; bucket: string; name: string }
+  | { type: 'uploaded'; bucket: string; name: string; path: string; size: number; sha256: string }
+  | { type: 'downloaded'; bucket: string; name: string; path: string; size: number; sha256: string }
+  | { type: 'summary'; verb: string; done: number; failed: number; bytes: number };
+
+export interface ReportOptions {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  /** `ls -l`: sizes, times and SHA-256 too. */
+  long?: boolean;
+}
+
+export interface Reporter {
+  emit(record: VerbRecord): Promise<void>;
+  /** One failure; `about` names what it concerns (a path, a key) when not the whole command. */
+  failure(failure: Failure | { code: string; message: string }, about?: string): void;
+}
+
+export class JsonReporter implements Reporter {
+  readonly #out: NodeJS.WritableStream;
+  readonly #err: NodeJS.WritableStream;
+
+  constructor(options: ReportOptions) {
+    this.#out = options.out;
+    this.#err = options.err;
+  }
+
+  async emit(record: VerbRecord): Promise<void> {
+    await write(this.#out, `${JSON.stringify(record)}\n`);
+  }
+
+  failure(failure: { code: string; message: string }, about?: string): void {
+    const line: Record<string, unknown> = { type: 'error', code: failure.code, message: failure.message, exit: exitCodeOf(failure.code) };
+    if (about !== undefined) line.about = about;
+    this.#err.write(`${JSON.stringify(line)}\n`);
+  }
+}
+
+const SIZE_WIDTH = 8;
+const TIME_WIDTH = 19;
+const SHA256_WIDTH = 64;
+
+export class HumanReporter implements Reporter {
+  readonly #out: NodeJS.WritableStream;
+  readonly #err: NodeJS.WritableStream;
+  readonly #long: boolean;
+
+  constructor(options: ReportOptions) {
+    this.#out = options.out;
+    this.#err = options.err;
+    this.#long = options.long === true;
+  }
+
+  async emit(record: VerbRecord): Promise<void> {
+    await write(this.#out, `${this.#line(record)}\n`);
+  }
+
+  #line(record: VerbRecord): string {
+    switch (record.type) {
+      case 'server':
+        return `${printable(record.name)} ${printable(record.version)} (protocol ${record.protocol}) at ${record.address}`;
+      case 'bucket':
+        return this.#long ? `${humanTime(record.created).padEnd(TIME_WIDTH)}  ${printable(record.name)}` : printable(record.name);
+      case 'bucket-created':
+        return `created bucket "${printable(record.bucket)}"`;
+      case 'bucket-deleted':
+        return record.deletedFiles > 0 ? `deleted bucket "${printable(record.bucket)}" and ${plural(record.deletedFiles, 'file')}` : `deleted bucket "${printable(record.bucket)}"`;
+      case 'file':
+        return this.#long
+          ? `${humanSize(record.size).padStart(SIZE_WIDTH)}  ${humanTime(record.modified).padEnd(TIME_WIDTH)}  ${(record.sha256 ?? '-').padEnd(SHA256_WIDTH)}  ${printable(record.name)}`
+          : printable(record.name);
+      case 'folder':
+        return this.#long ? `${'DIR'.padStart(SIZE_WIDTH)}  ${''.padEnd(TIME_WIDTH)}  ${''.padEnd(SHA256_WIDTH)}  ${printable(record.name)}` : printable(record.name);
+      case 'deleted':
+        return `deleted ${printable(record.bucket)}/${printable(record.name)}`;
+      case 'uploaded':
+        return `uploaded ${printable(record.path)} -> ${printable(record.bucket)}/${printable(record.name)} (${humanSize(record.size)}, sha256 ${record.sha256})`;
+      case 'downloaded':
+        return `downloaded ${printable(record.bucket)}/${printable(record.name)} -> ${printable(record.path)} (${humanSize(record.size)}, sha256 verified)`;
+      case 'summary':
+        return `${record.verb}: ${plural(record.done, 'file')}${record.verb === 'rm' ? ' deleted' : ` (${humanSize(record.bytes)})`}${record.failed > 0 ? `, ${record.failed} failed` : ''}`;
+      default:
+        return assertNever(record);
+    }
+  }
+
+  failure(failure: { code: string; message: string }, about?: string): void {
+    this.#err.write(`error: ${about === undefined ? '' : `${printable(about)}: `}${printable(failure.message)}\n`);
+  }
+}
+
+/** Writes, then waits while the reader is behind. */
+async function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!stream.write(text)) await once(stream, 'drain');
+}

@@ -1,0 +1,196 @@
+/**
+ * put and get: what to copy (one file, several, or whole folders with
+ * -r), then the copying, spread over `parallel` connections. A failure of
+ * one file is reported and the rest go on; the caller gets every failure's
+ * code, for the exit code and the summary.
+ */
+import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { downloadFile, uploadFile, type BucketClient } from '../../client/index.js';
+import { BucketError } from '../../errors.js';
+import { CliError } from '../errors.js';
+import { isFailure } from '../output.js';
+import { UsageError } from '../options.js';
+import { localPathOf, showRemote, type RemotePath } from './remote.js';
+import type { Reporter } from './report.js';
+import type { VerbSession } from './session.js';
+
+export interface TransferTally {
+  done: number;
+  bytes: number;
+  /** The stable code of each failure. */
+  failures: string[];
+}
+
+interface Job {
+  /** Local path: the file to send, or where the download lands. */
+  local: string;
+  bucket: string;
+  key: string;
+}
+
+export interface PutOptions {
+  recursive: boolean;
+  parallel: number;
+}
+
+/**
+ * The uploads `put` makes: a file goes to the key given, or under the
+ * prefix given (ending in "/", or when there are several sources) by its
+ * own name; a folder (with -r) goes under the prefix by its own name, its
+ * files keyed by their paths inside it. Links inside a folder are skipped.
+ */
+export async function planPut(sources: readonly string[], destination: RemotePath, options: PutOptions, reporter: Reporter, tally: TransferTally): Promise<Job[]> {
+  const { bucket, key } = destination;
+  const single = sources.length === 1 && !options.recursive;
+  const jobs: Job[] = [];
+  for (const source of sources) {
+    const stats = await stat(source).catch(() => undefined);
+    if (stats === undefined) {
+      fail(reporter, tally, new CliError('NO_SUCH_LOCAL_FILE', `no such local file or folder: ${source}`));
+      continue;
+    }
+    const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+    if (stats.isFile()) {
+      jobs.push({ local: source, bucket, key: single && key !== '' && !key.endsWith('/') ? key : prefix + path.basename(source) });
+    } else if (stats.isDirectory()) {
+      if (!options.recursive) {
+        fail(reporter, tally, new CliError('NEEDS_RECURSIVE', `${source} is a folder; add -r to copy what it holds`));
+        continue;
+      }
+      const top = path.basename(path.resolve(source));
+      for await (const relative of filesUnder(source)) jobs.push({ local: path.join(source, ...relative.split('/')), bucket, key: `${prefix}${top}/${relative}` });
+    } else {
+      fail(reporter, tally, new CliError('NOT_A_FILE', `${source} is not a file or a folder`));
+    }
+  }
+  return jobs;
+}
+
+/** Regular files under `folder`, as paths relative to it joined by "/"; links are not followed. */
+async function* filesUnder(folder: string, relative = ''): AsyncGenerator<string> {
+  const entries = await readdir(relative === '' ? folder : path.join(folder, ...relative.split('/')), { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const name = relative === '' ? entry.name : `${relative}/${entry.name}`;
+    if (entry.isDirectory()) yield* filesUnder(folder, name);
+    else if (entry.isFile()) yield name;
+  }
+}
+
+export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally): Promise<void> {
+  await inPool(session, jobs, parallel, async (client, job) => {
+    const result = await uploadFile(client, job.local, job.bucket, job.key);
+    tally.done++;
+    tally.bytes += result.size;
+    await reporter.emit({ type: 'uploaded', bucket: job.bucket, name: result.name, path: job.local, size: result.size, sha256: result.sha256 });
+  }, reporter, tally, (job) => job.local);
+}
+
+export interface GetOptions {
+  recursive: boolean;
+  parallel: number;
+  force: boolean;
+}
+
+/**
+ * The downloads `get` makes. Without -r, each remote is one file, saved
+ * into `local` (a folder, made if there are several) or as `local`. With
+ * -r, each remote is a prefix: every file under it is saved under `local`
+ * by its name past the prefix's last "/" (`get -r b/2026/ x` saves
+ * `2026/trip/a.jpg` as `x/trip/a.jpg`).
+ */
+export async function planGet(client: BucketClient, remotes: readonly RemotePath[], local: string, options: GetOptions, reporter: Reporter, tally: TransferTally): Promise<Job[]> {
+  const jobs: Job[] = [];
+  if (!options.recursive) {
+    for (const remote of remotes) {
+      if (remote.key === '' || remote.key.endsWith('/')) throw new UsageError(`${showRemote(remote.bucket, remote.key)} names no file: give BUCKET/KEY, or add -r for everything under it`);
+    }
+    if (remotes.length > 1) await makeFolder(local);
+    for (const remote of remotes) jobs.push({ local: remotes.length > 1 ? path.join(local, ownName(remote.key)) : local, bucket: remote.bucket, key: remote.key });
+    return jobs;
+  }
+  for (const remote of remotes) {
+    const base = remote.key.slice(0, remote.key.lastIndexOf('/') + 1);
+    let found = 0;
+    try {
+      for await (const file of client.iterateFiles(remote.bucket, remote.key === '' ? {} : { prefix: remote.key })) {
+        found++;
+        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name });
+      }
+    } catch (error) {
+      if (!isFailure(error)) throw error;
+      fail(reporter, tally, error, showRemote(remote.bucket, remote.key));
+      continue;
+    }
+    if (found === 0) fail(reporter, tally, new BucketError('NO_SUCH_FILE', `no file under ${showRemote(remote.bucket, remote.key)}`));
+  }
+  return jobs;
+}
+
+export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally): Promise<void> {
+  await inPool(session, jobs, options.parallel, async (client, job) => {
+    let target = job.local;
+    if (options.recursive) {
+      await makeFolder(path.dirname(job.local));
+      // A folder where the file goes is in the way, with or without --force.
+      if ((await lstat(job.local).catch(() => undefined))?.isDirectory()) throw new CliError('LOCAL_PATH_CONFLICT', `a folder stands where ${job.local} goes`);
+    } else {
+      target = job.local;
+    }
+    const result = await downloadFile(client, job.bucket, job.key, target, { overwrite: options.force });
+    tally.done++;
+    tally.bytes += result.size;
+    await reporter.emit({ type: 'downloaded', bucket: job.bucket, name: result.name, path: result.path, size: result.size, sha256: result.sha256 });
+  }, reporter, tally, (job) => showRemote(job.bucket, job.key));
+}
+
+/** Makes a local folder and its parents; a file in the way is LOCAL_PATH_CONFLICT. */
+async function makeFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new CliError('LOCAL_PATH_CONFLICT', `a file stands where the folder ${folder} is needed`);
+    throw new CliError('LOCAL_PATH_CONFLICT', `cannot make the folder ${folder}: ${code ?? String(error)}`);
+  }
+}
+
+function ownName(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}
+
+/**
+ * Runs `work` for every job over at most `parallel` connections, each
+ * job on one connection from start to end. A job's failure is reported
+ * and counted; anything that is not a failure of ours is a bug and stops all.
+ */
+async function inPool(
+  session: VerbSession,
+  jobs: readonly Job[],
+  parallel: number,
+  work: (client: BucketClient, job: Job) => Promise<void>,
+  reporter: Reporter,
+  tally: TransferTally,
+  about: (job: Job) => string,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    const connection = session.connection();
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      try {
+        await connection.use((client) => work(client, job));
+      } catch (error) {
+        if (!isFailure(error)) throw error;
+        fail(reporter, tally, error, about(job));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, worker));
+}
+
+export function fail(reporter: Reporter, tally: TransferTally, failure: { code: string; message: string }, about?: string): void {
+  tally.failures.push(failure.code);
+  reporter.failure(failure, about);
+}
