@@ -16,6 +16,7 @@ import { ScramClient } from '../../src/protocol/scram.js';
 import { QuotaKeeper } from '../../src/server/auth/quotas.js';
 import { FsStorage } from '../../src/storage/fs/fs-storage.js';
 import { bucketd, newRoot } from '../helpers/bucketd.js';
+import { eventually, proofRequest } from '../helpers/login.js';
 import { RawPeer } from '../helpers/raw.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
@@ -41,18 +42,6 @@ function isCode(code: string): (error: unknown) => boolean {
 
 const put = (client: BucketClient, bucket: string, name: string, text: string): Promise<unknown> =>
   client.upload(bucket, name, Readable.from([Buffer.from(text)]), Buffer.byteLength(text));
-
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 test('removing the last user does not open the running server to everyone', async () => {
   const { root, server } = await serverWith(['alice']);
@@ -154,7 +143,7 @@ test('failing logins back to back do not hold off the auth deadline', async () =
         closedWith = challenge;
         break;
       }
-      peer.send(encodeRequest({ command: 'LOGIN_PROOF', message: scram.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+      peer.send(proofRequest(scram, challenge));
       const answer = await peer.line(10_000).catch(() => 'closed');
       if (!answer.startsWith('401,AUTH_FAILED')) closedWith = answer;
     }
@@ -222,7 +211,7 @@ test('a changed password logs out sessions; a new LOGIN logs out until it succee
     const scram = new ScramClient('alice', 'a new password');
     peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
     const challenge = await peer.line();
-    peer.send(encodeRequest({ command: 'LOGIN_PROOF', message: scram.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+    peer.send(proofRequest(scram, challenge));
     assert.match(await peer.line(), /^200,alice,/);
     peer.send('LIST_FILE,box\n');
     assert.match(await peer.line(), /^200,0 /);

@@ -14,6 +14,7 @@ import { encodeTyped, HELLO, LOGGED_IN, LOGIN_CONTINUE } from '../../src/protoco
 import { parseRequest } from '../../src/protocol/requests.js';
 import { makeVerifier, ScramServer } from '../../src/protocol/scram.js';
 import { bucketd, newRoot } from '../helpers/bucketd.js';
+import { proofRequest } from '../helpers/login.js';
 import { RawPeer } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
 
@@ -138,7 +139,7 @@ test('a quota holds under racing uploads: of two that fit only one at a time, on
       const scram = new ScramClient('alice', 'sesame open');
       peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
       const challenge = await peer.line();
-      peer.send(encodeRequest({ command: 'LOGIN_PROOF', message: scram.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+      peer.send(proofRequest(scram, challenge));
       assert.match(await peer.line(), /^200,alice,/);
       peers.push(peer);
     }

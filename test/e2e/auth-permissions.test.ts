@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { BucketClient } from '../../src/client/client.js';
 import { BucketError } from '../../src/errors.js';
 import { bucketd, newRoot } from '../helpers/bucketd.js';
+import { eventually } from '../helpers/login.js';
 import { RawPeer } from '../helpers/raw.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
@@ -32,20 +33,6 @@ async function login(port: number, user: keyof typeof PASSWORDS): Promise<Bucket
 
 const put = (client: BucketClient, bucket: string, name: string, text: string): Promise<unknown> =>
   client.upload(bucket, name, Readable.from([Buffer.from(text)]), Buffer.byteLength(text));
-
-/** Waits until `check` passes (the server sees access-file changes within a second). */
-async function eventually(check: () => Promise<void>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 describe('logins and permissions', () => {
   let root: string;

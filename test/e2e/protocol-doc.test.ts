@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { proofRequest } from '../helpers/login.js';
 import { RawPeer } from '../helpers/raw.js';
 import { encodeRequest } from '../../src/protocol/requests.js';
 import { ScramClient } from '../../src/protocol/scram.js';
@@ -126,7 +127,7 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
         const scram = new ScramClient(user, `${user}'s password`);
         peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
         const challenge = await peer.line();
-        peer.send(encodeRequest({ command: 'LOGIN_PROOF', message: scram.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+        peer.send(proofRequest(scram, challenge));
         await peer.line();
         return peer;
       };
@@ -136,7 +137,7 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
       const wrong = new ScramClient('alice', 'not it');
       anonymous.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: wrong.firstMessage() }));
       const challenge = await anonymous.line();
-      await exchange(anonymous, encodeRequest({ command: 'LOGIN_PROOF', message: wrong.finalMessage(decodeURIComponent(challenge.slice(4, challenge.indexOf(' ')))) }));
+      await exchange(anonymous, proofRequest(wrong, challenge));
       await exchange(anonymous, 'LIST_FILE,photos\n');
       const alice = await loginAs('alice');
       await exchange(alice, 'NEW_BUCKET,shared\nNEW_BUCKET,private\nNEW_BUCKET,photos\n', 3);
