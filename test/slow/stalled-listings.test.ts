@@ -2,7 +2,8 @@
  * Listings hold a snapshot of their bucket until sent, so only a few are
  * taken at once, and readers that stop reading one are held to the
  * minimum rate like a body (rate-guard.test.ts): a normal client still
- * lists while many readers stall.
+ * lists while many readers stall. (In the slow suite: it runs alone, since
+ * twenty listings of 20,000 files under a loaded test run say nothing.)
  */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
