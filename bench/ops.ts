@@ -8,6 +8,11 @@
  *
  *   npm run bench:ops
  *   BENCH_FILES=1000 BENCH_ROUNDS=7 npm run bench:ops
+ *   BENCH_OBSERVED=log|metrics|same npm run bench:ops   (one part alone; same: an A/A run, the noise)
+ *
+ * Each round pairs the two servers back to back, and the ratios are
+ * taken within each pair (the median and the middle half of them), so
+ * drift on a shared machine falls on both sides of each ratio.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -67,11 +72,24 @@ function scrape(port: number): void {
   http.get({ host: '127.0.0.1', port, path: '/metrics' }, (response) => response.resume()).on('error', () => undefined);
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]): number => quartile(values, 2);
+/** The first, second (median) or third quartile, by the nearest rank. */
+const quartile = (values: number[], which: 1 | 2 | 3): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((values.length * which) / 4))]!;
+const percent = (fraction: number): string => `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`;
+
+const OBSERVED = {
+  full: { label: 'access log (JSON file) + metrics', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0'] },
+  log: { label: 'access log (JSON file) only', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log')] },
+  metrics: { label: 'metrics only', args: (_base: string): string[] => ['--log-level', 'silent', '--http-port', '0'] },
+  // Both sides the same: how far apart two equal servers land on this machine now.
+  same: { label: 'the same as the baseline (A/A)', args: (_base: string): string[] => ['--log-level', 'silent'] },
+};
+const observedKind = (process.env.BENCH_OBSERVED ?? 'full') as keyof typeof OBSERVED;
+if (!(observedKind in OBSERVED)) throw new Error(`BENCH_OBSERVED is one of ${Object.keys(OBSERVED).join(', ')}`);
 
 const CONFIGS = {
   quiet: { label: '--log-level silent, no metrics', args: (_base: string): string[] => ['--log-level', 'silent'] },
-  observed: { label: 'access log (JSON file) + metrics', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0'] },
+  observed: OBSERVED[observedKind],
 };
 
 /** CPU seconds (user + system) the process has used so far, from /proc (Linux). */
@@ -112,14 +130,16 @@ async function main(): Promise<void> {
     }
     const q = median(rates.quiet);
     const o = median(rates.observed);
-    console.log(`${FILES} uploads of ${SIZE} bytes on one connection, ${ROUNDS} rounds each, medians (${BASE}):`);
     const qc = median(cpu.quiet);
     const oc = median(cpu.observed);
+    const rateRatios = rates.observed.map((rate, i) => rate / rates.quiet[i]!);
+    const cpuRatios = cpu.observed.map((each, i) => each / cpu.quiet[i]!);
+    console.log(`${FILES} uploads of ${SIZE} bytes on one connection, ${ROUNDS} rounds each, medians (${BASE}):`);
     console.log(`  ${''.padEnd(36)} ${'files/s'.padStart(8)}  server CPU per file`);
     console.log(`  ${CONFIGS.quiet.label.padEnd(36)} ${q.toFixed(0).padStart(8)}  ${(qc * 1000).toFixed(0).padStart(5)} µs`);
     console.log(`  ${CONFIGS.observed.label.padEnd(36)} ${o.toFixed(0).padStart(8)}  ${(oc * 1000).toFixed(0).padStart(5)} µs`);
-    console.log(`  cost: throughput ${((1 - o / q) * 100).toFixed(1)}% (ratio ${(o / q).toFixed(3)}); server CPU +${((oc / qc - 1) * 100).toFixed(1)}% (ratio ${(oc / qc).toFixed(3)})`);
-    console.log('  (the CPU ratio holds on a loaded machine; the throughput ratio needs a quiet one)');
+    console.log(`  cost, per round pair: throughput ${percent(1 - median(rateRatios))} (middle half ${percent(1 - quartile(rateRatios, 3))} to ${percent(1 - quartile(rateRatios, 1))}); server CPU per file ${percent(median(cpuRatios) - 1)} (middle half ${percent(quartile(cpuRatios, 1) - 1)} to ${percent(quartile(cpuRatios, 3) - 1)})`);
+    console.log('  (the CPU ratio holds better on a loaded machine; BENCH_OBSERVED=same shows the noise)');
   } finally {
     await rm(base, { recursive: true, force: true });
   }

@@ -220,7 +220,7 @@ else runMain({
     let hangups = Promise.resolve();
     process.on('SIGHUP', () => {
       hangups = hangups.then(async () => {
-        logging.reopen();
+        await logging.reopen();
         logger.info('SIGHUP', { logFile: values['log-file'], tls: reloadTls !== undefined });
         await reloadTls?.();
       });

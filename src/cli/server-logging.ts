@@ -9,10 +9,14 @@ import { destination } from 'pino';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from '../server/logger.js';
 import { errnoOf } from '../storage/fs/os-errors.js';
 
+// A log line reaches the file within this long, or sooner on a busy server.
+const FLUSH_EVERY_MS = 200;
+const BATCH_BYTES = 8 * 1024; // under sonic-boom's largest single write (16 KiB)
+
 export interface Logging {
   logger: Logger;
   /** Opens the log file again (after logrotate moved it); nothing for standard error. */
-  reopen(): void;
+  reopen(): Promise<void>;
   /** Writes out what is still buffered (at exit). */
   flush(): void;
 }
@@ -21,7 +25,7 @@ export function openLogging(options: { level: LogLevel; format?: LogFormat | und
   const format = options.format ?? (options.file === undefined && process.stderr.isTTY ? 'pretty' : 'json');
   if (options.file === undefined) {
     // Written at once, in order with everything else on standard error.
-    return { logger: createLogger(options.level, destination({ dest: 2, sync: true }), format), reopen: () => undefined, flush: () => undefined };
+    return { logger: createLogger(options.level, destination({ dest: 2, sync: true }), format), reopen: () => Promise.resolve(), flush: () => undefined };
   }
   const file = options.file;
   try {
@@ -32,11 +36,25 @@ export function openLogging(options: { level: LogLevel; format?: LogFormat | und
   } catch (error) {
     throw new Error(`cannot write the log file ${file}: ${reasonOf(error)}`);
   }
-  // Written in the background, lines coalesced while a write is under way:
-  // a request never waits for the log's disk. Flushed at exit.
-  const sink = destination({ dest: file, sync: false, append: true, mkdir: true, mode: 0o640 });
+  // Written in the background and in batches: lines gather until there are
+  // BATCH_BYTES of them or FLUSH_EVERY_MS has passed, so a busy server pays
+  // one write for many requests (one per request cost it about 5% of its
+  // small-file rate) and a request never waits for the log's disk. Flushed
+  // at exit, so nothing logged is lost by a clean stop.
+  const sink = destination({ dest: file, sync: false, append: true, mkdir: true, mode: 0o640, minLength: BATCH_BYTES });
   sink.on('error', (error: unknown) => process.stderr.write(`bucketd: cannot write the log file ${file}: ${reasonOf(error)}\n`));
-  const logger = createLogger(options.level, sink, format);
+  let pending = false;
+  const logger = createLogger(options.level, {
+    write(text: string) {
+      pending = true;
+      return sink.write(text);
+    },
+  }, format);
+  setInterval(() => {
+    if (!pending) return;
+    pending = false;
+    sink.flush();
+  }, FLUSH_EVERY_MS).unref();
   return {
     logger,
     flush() {
@@ -46,7 +64,11 @@ export function openLogging(options: { level: LogLevel; format?: LogFormat | und
         // Nothing more can be done at exit; the lines are lost with the process.
       }
     },
-    reopen() {
+    async reopen() {
+      // What was logged before the rotation belongs in the rotated file.
+      await new Promise<void>((resolve) => {
+        sink.flush(() => resolve());
+      });
       try {
         sink.reopen();
       } catch (error) {

@@ -17,6 +17,14 @@ export interface MetricsSource {
 // Codes that mean the store failed, not the request.
 const STORAGE_FAILURES = new Set(['STORAGE_FAILED', 'NO_SPACE', 'CORRUPT_FILE', 'INTERNAL']);
 
+interface CommandSeries {
+  /** By "status code". */
+  requests: Map<string, { inc(): void }>;
+  received: { inc(value: number): void };
+  sent: { inc(value: number): void };
+  seconds: { observe(value: number): void };
+}
+
 // Seconds: from a small file on loopback to a large one over a slow link.
 const TRANSFER_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800];
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
@@ -72,17 +80,42 @@ export class ServerMetrics {
     const storageErrors = new Counter({ name: 'bucketd_storage_errors_total', help: 'Requests that failed in the store, by command and code', labelNames: ['command', 'code'], registers });
     const loginFailures = new Counter({ name: 'bucketd_login_failures_total', help: 'Failed logins (wrong password, unknown user or malformed exchange)', registers });
 
+    // A labelled series is looked up by hashing its labels; each request
+    // would pay that for six series, so each command's series are found
+    // once and kept.
+    const perCommand = new Map<string, CommandSeries>();
+    const seriesOf = (command: string): CommandSeries => {
+      let series = perCommand.get(command);
+      if (series === undefined) {
+        series = {
+          requests: new Map(),
+          received: received.labels({ command }),
+          sent: sent.labels({ command }),
+          seconds: requestSeconds.labels({ command }),
+        };
+        perCommand.set(command, series);
+      }
+      return series;
+    };
+
     this.hooks = {
       onConnectionOpen: () => connections.inc(),
       onConnectionClose: (_session, reason) => closed.inc({ reason }),
       onConnectionRefused: (_address, code) => refused.inc({ code }),
       onRequestEnd: (_session, record) => {
         const command = record.command ?? 'invalid';
-        requests.inc({ command, status: String(record.status), code: record.outcome });
-        if (record.bytesIn > 0) received.inc({ command }, record.bytesIn);
-        if (record.bytesOut > 0) sent.inc({ command }, record.bytesOut);
+        const series = seriesOf(command);
+        const outcomeKey = `${record.status} ${record.outcome}`;
+        let counter = series.requests.get(outcomeKey);
+        if (counter === undefined) {
+          counter = requests.labels({ command, status: String(record.status), code: record.outcome });
+          series.requests.set(outcomeKey, counter);
+        }
+        counter.inc();
+        if (record.bytesIn > 0) series.received.inc(record.bytesIn);
+        if (record.bytesOut > 0) series.sent.inc(record.bytesOut);
         const seconds = record.durationMs / 1000;
-        requestSeconds.observe({ command }, seconds);
+        series.seconds.observe(seconds);
         if (command === 'UPLOAD_FILE' || command === 'DOWNLOAD_FILE') {
           transferSeconds.observe({ direction: command === 'UPLOAD_FILE' ? 'upload' : 'download', outcome: record.outcome === 'OK' ? 'ok' : 'failed' }, seconds);
         }
