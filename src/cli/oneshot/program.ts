@@ -5,9 +5,11 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import type { BucketClient, RemoteEntry } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import { VERSION } from '../../version.js';
+import { plural } from '../format.js';
 import { isFailure } from '../output.js';
 import { parseCount, UsageError } from '../options.js';
 import { completionScript, SHELLS, type Shell, type VerbSpec } from './completion-scripts.js';
@@ -263,11 +265,21 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .description('write a file to standard output; the exit code says whether its SHA-256 matched')
     .argument('<remote>', 'BUCKET/KEY')
     .action(
-      run(async (session, _reporter, command) => {
+      run(async (session, reporter, command) => {
         const [remoteText] = command.processedArgs as [string];
         const { bucket, key } = parseRemote(remoteText);
         if (key === '' || key.endsWith('/')) throw new UsageError(`${remoteText} names no file: give BUCKET/KEY`);
-        await session.connection().use((client) => client.download(bucket, key, process.stdout));
+        let written = 0;
+        try {
+          await session.connection().use((client) => client.download(bucket, key, streams.out as Writable, { onProgress: (done) => (written = done) }));
+        } catch (error) {
+          // A reader that went away (`cat | head`) is no failure.
+          if (isFailure(error) && ((error as { cause?: { code?: string } }).cause?.code === 'EPIPE')) return EXIT.DONE;
+          // The bytes went out as they came: say that they are not to be trusted.
+          if (!isFailure(error) || written === 0) throw error;
+          reporter.failure({ code: error.code, message: `${error.message}; the ${plural(written, 'byte')} already written to standard output are not verified: discard them` }, remoteText);
+          return exitCodeOf(error.code);
+        }
         return EXIT.DONE;
       }),
     );
