@@ -48,7 +48,7 @@ One-shot verbs, for scripts: bucket [options] VERB [verb options] ARGS
 
 // Options that take a value, so that the value is not read as a verb.
 const VALUE_OPTIONS = new Set(['--host', '--port', '--user', '--ca', '--server', '--profile', '--parallel']);
-const VERB_ONLY_OPTIONS = new Set(['--server', '--profile', '--json']);
+const VERB_ONLY_OPTIONS = new Set(['--server', '--profile', '--json', '--progress', '--no-progress']);
 
 /** Whether the command line names a verb (or a verb-only option): then it is a one-shot call, not the shell. */
 export function isVerbCall(args: readonly string[]): boolean {
