@@ -152,7 +152,7 @@ export function jsonRecord(snapshot: ProgressSnapshot, final: boolean): Progress
 
 /** The terminal display: the total line, then one line per large file in flight; none wider than the terminal. */
 export function terminalLines(snapshot: ProgressSnapshot, columns: number): string[] {
-  const width = Math.max(20, columns - 1);
+  const width = Math.max(1, columns - 1);
   const failed = snapshot.filesFailed > 0 ? `, ${snapshot.filesFailed} failed` : '';
   const totals = `${percent(snapshot.bytesDone, snapshot.bytesTotal)} ${humanSize(snapshot.bytesDone)} / ${humanSize(snapshot.bytesTotal)}, ${snapshot.filesDone} / ${snapshot.filesTotal} files${failed}, ${humanSize(snapshot.bytesPerSecond)}/s, ETA ${eta(snapshot.etaSeconds)}`;
   // The bar takes what the numbers leave, within limits.
