@@ -77,6 +77,16 @@ test('5 conflict: a bucket that exists, a local file that exists, a name that is
   assert.equal(await readFile(path.join(work, 'copy', 'a.txt'), 'utf8'), 'a.txt', 'the rest was copied');
 });
 
+test('0: put replaces a remote file of the same name, as the protocol does (only get guards what exists, locally)', async () => {
+  await writeFile(path.join(work, 'again.txt'), 'first');
+  exits(await bucket('put', path.join(work, 'again.txt'), 'box/again.txt'), 0);
+  await writeFile(path.join(work, 'again.txt'), 'second');
+  exits(await bucket('put', path.join(work, 'again.txt'), 'box/again.txt'), 0);
+  const cat = await bucket('cat', 'box/again.txt');
+  exits(cat, 0);
+  assert.equal(cat.stdout, 'second');
+});
+
 test('6 connection: nothing listening', async () => {
   const port = await new Promise<number>((resolve) => {
     const probe = net.createServer().listen(0, '127.0.0.1', () => {
