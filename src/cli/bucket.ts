@@ -42,7 +42,8 @@ One-shot verbs, for scripts: bucket [options] VERB [verb options] ARGS
   put LOCAL... BUCKET[/KEY|/PREFIX/] [-r] [--parallel N]
   get BUCKET/KEY... [LOCAL] [-r] [--parallel N] [--force]
   with --server bucket://[user@]host[:port] (env BUCKET_SERVER), --profile NAME,
-  --json; bucket VERB --help shows a verb's options. Exit codes: 0 done,
+  --json, --progress (a line a second off a terminal), --no-progress;
+  bucket VERB --help shows a verb's options. Exit codes: 0 done,
   1 failed, 2 usage, 3 not found, 4 refused, 5 conflict, 6 connection,
   7 integrity.`;
 
