@@ -106,6 +106,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
       outputError: (text, write) => write(`bucket: ${text.replace(/^error: /, '').trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}\n${USAGE_LINE}\n`),
     });
 
+  const outIsTerminal = (streams.out as NodeJS.WriteStream).isTTY === true;
   /** How put and get show their progress (progress-display.ts), by the options and standard error. */
   const progressModeOf = (command: Command): ProgressMode => {
     const values = command.optsWithGlobals<GlobalValues>();
@@ -316,7 +317,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const board = openProgress({ mode, stream: streams.err });
         board.expect(jobs.length, plannedBytes(jobs));
         try {
-          await runPut(session, jobs, parallel, besideProgress(reporter, board), tally, board);
+          await runPut(session, jobs, parallel, besideProgress(reporter, board, outIsTerminal), tally, board);
         } finally {
           await board.finish();
         }
@@ -348,7 +349,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const board = openProgress({ mode: progressModeOf(command), stream: streams.err });
         board.expect(jobs.length, plannedBytes(jobs));
         try {
-          await runGet(session, jobs, options, besideProgress(reporter, board), tally, board);
+          await runGet(session, jobs, options, besideProgress(reporter, board, outIsTerminal), tally, board);
         } finally {
           await board.finish();
         }

@@ -61,31 +61,35 @@ export function openProgress(options: DisplayOptions): ProgressBoard {
   let finished = false;
 
   if (options.mode === 'terminal') {
-    let drawn = 0;
-    const erase = (): void => {
-      if (drawn > 0) stream.write(`\x1b[${drawn}A\r\x1b[J`);
-      drawn = 0;
+    // The lines on the screen now; drawing again first moves up over them.
+    let shown: string[] = [];
+    const draw = (lines: string[]): void => {
+      const up = shown.length > 0 ? `\x1b[${shown.length}A\r\x1b[J` : '';
+      if (up !== '' || lines.length > 0) stream.write(`${up}${lines.map((line) => `${line}\n`).join('')}`);
+      shown = lines;
     };
     const timer = setInterval(() => {
       const snapshot = tally.snapshot();
       if (snapshot.elapsedSeconds * 1000 < TERMINAL_AFTER_MS) return;
-      const lines = terminalLines(snapshot, (stream as NodeJS.WriteStream).columns || 80);
-      stream.write(`${drawn > 0 ? `\x1b[${drawn}A\r\x1b[J` : ''}${lines.join('\n')}\n`);
-      drawn = lines.length;
+      draw(terminalLines(snapshot, (stream as NodeJS.WriteStream).columns || 80));
     }, TERMINAL_EVERY_MS);
     timer.unref();
     return {
       expect: (files, bytes) => tally.expect(files, bytes),
       start: (label, size) => tally.start(label, size),
+      // Away, the line, and back below it at once, so that the display does not flicker.
       aside(write) {
-        erase();
-        return write();
+        const lines = shown;
+        draw([]);
+        const result = write();
+        if (!finished) draw(lines);
+        return result;
       },
       async finish() {
         if (finished) return;
         finished = true;
         clearInterval(timer);
-        erase();
+        draw([]);
       },
     };
   }
@@ -106,11 +110,15 @@ export function openProgress(options: DisplayOptions): ProgressBoard {
   };
 }
 
-/** A reporter whose lines the display steps aside for. */
-export function besideProgress(reporter: Reporter, board: ProgressBoard): Reporter {
+/**
+ * A reporter whose lines the display steps aside for: its failures (on
+ * standard error, beside the display), and its records when standard
+ * output is the terminal too (`outIsTerminal`).
+ */
+export function besideProgress(reporter: Reporter, board: ProgressBoard, outIsTerminal: boolean): Reporter {
   if (board === NO_BOARD) return reporter;
   return {
-    emit: (record) => board.aside(() => reporter.emit(record)),
+    emit: (record) => (outIsTerminal ? board.aside(() => reporter.emit(record)) : reporter.emit(record)),
     failure: (failure, about) => board.aside(() => reporter.failure(failure, about)),
   };
 }
