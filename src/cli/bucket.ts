@@ -42,13 +42,14 @@ One-shot verbs, for scripts: bucket [options] VERB [verb options] ARGS
   put LOCAL... BUCKET[/KEY|/PREFIX/] [-r] [--parallel N]
   get BUCKET/KEY... [LOCAL] [-r] [--parallel N] [--force]
   with --server bucket://[user@]host[:port] (env BUCKET_SERVER), --profile NAME,
-  --json; bucket VERB --help shows a verb's options. Exit codes: 0 done,
+  --json, --progress (a line a second off a terminal), --no-progress;
+  bucket VERB --help shows a verb's options. Exit codes: 0 done,
   1 failed, 2 usage, 3 not found, 4 refused, 5 conflict, 6 connection,
   7 integrity.`;
 
 // Options that take a value, so that the value is not read as a verb.
 const VALUE_OPTIONS = new Set(['--host', '--port', '--user', '--ca', '--server', '--profile', '--parallel']);
-const VERB_ONLY_OPTIONS = new Set(['--server', '--profile', '--json']);
+const VERB_ONLY_OPTIONS = new Set(['--server', '--profile', '--json', '--progress', '--no-progress']);
 
 /** Whether the command line names a verb (or a verb-only option): then it is a one-shot call, not the shell. */
 export function isVerbCall(args: readonly string[]): boolean {

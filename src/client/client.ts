@@ -49,6 +49,7 @@ import { SCRAM_MECHANISM, ScramClient, ScramError } from '../protocol/scram.js';
 import { FlowWindow } from '../util/flow.js';
 import { writeChunk, writeWindowed } from '../util/streams.js';
 import { ClientError } from './errors.js';
+import { filterListing } from './list-fallback.js';
 import { openSocket, tlsMismatchOf, type TlsOption } from './transport.js';
 
 export interface ConnectOptions {
@@ -74,7 +75,10 @@ export type RemoteFile = FileEntry;
 export type RemoteFolder = FolderEntry;
 export type RemoteEntry = ListEntry;
 
-/** Which files a listing holds (protocol 3 servers; without options, any server). */
+/**
+ * Which files a listing holds. Protocol 3 servers filter; from an older
+ * server the client lists the whole bucket and filters it itself.
+ */
 export interface ListFilesOptions {
   /** Only names that start with this, e.g. `2026/` or `2026/tr`. */
   prefix?: string;
@@ -129,6 +133,8 @@ export class BucketClient {
   #noticeListeners = new Set<(notice: BucketError) => void>();
   #credentials: Credentials | undefined;
   #user: string | undefined;
+  /** The protocol version the server's HELLO gave, once asked. */
+  #protocol: number | undefined;
 
   private constructor(socket: net.Socket, host: string, port: number, connectTimeoutMs: number, tls: TlsOption | undefined) {
     this.host = host;
@@ -216,8 +222,15 @@ export class BucketClient {
     return () => this.#noticeListeners.delete(listener);
   }
 
-  hello(): Promise<ServerHello> {
-    return this.#exclusive(() => this.#request({ command: 'HELLO' }, HELLO));
+  async hello(): Promise<ServerHello> {
+    const hello = await this.#exclusive(() => this.#request({ command: 'HELLO' }, HELLO));
+    this.#protocol = hello.protocol;
+    return hello;
+  }
+
+  /** The server's protocol version, from one HELLO per client. */
+  async #serverProtocol(): Promise<number> {
+    return this.#protocol ?? (await this.hello()).protocol;
   }
 
   createBucket(bucket: string): Promise<RemoteBucket> {
@@ -258,11 +271,22 @@ export class BucketClient {
   iterateFiles(bucket: string, options?: ListFilesOptions & { delimiter?: undefined }): AsyncIterable<RemoteFile>;
   iterateFiles(bucket: string, options: ListFilesOptions): AsyncIterable<RemoteEntry>;
   iterateFiles(bucket: string, options: ListFilesOptions = {}): AsyncIterable<RemoteEntry> {
-    const request: Request = { command: 'LIST_FILE', bucket };
-    // Without options, the request every protocol version knows.
-    if (options.prefix !== undefined) request.prefix = options.prefix;
-    if (options.delimiter !== undefined) request.delimiter = options.delimiter;
-    return options.delimiter === undefined ? this.#iterateList(request, FILE_ITEM) : this.#iterateList(request, LIST_ITEM);
+    const whole: Request = { command: 'LIST_FILE', bucket };
+    // The whole bucket is the request every protocol version knows.
+    if ((options.prefix ?? '') === '' && options.delimiter === undefined) return this.#iterateList(whole, FILE_ITEM);
+    const client = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        // Until protocol 3, a prefix or delimiter is WRONG_FIELD_COUNT: filter here instead.
+        if ((await client.#serverProtocol()) < 3) {
+          yield* filterListing(client.#iterateList(whole, FILE_ITEM), options.prefix ?? '', options.delimiter);
+          return;
+        }
+        const request: Request = { ...whole, prefix: options.prefix ?? '' };
+        if (options.delimiter !== undefined) request.delimiter = options.delimiter;
+        yield* options.delimiter === undefined ? client.#iterateList(request, FILE_ITEM) : client.#iterateList(request, LIST_ITEM);
+      },
+    };
   }
 
   /** What a bucket holds (files, bytes) and its quota, if it has one. */

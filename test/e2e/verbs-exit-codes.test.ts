@@ -77,6 +77,16 @@ test('5 conflict: a bucket that exists, a local file that exists, a name that is
   assert.equal(await readFile(path.join(work, 'copy', 'a.txt'), 'utf8'), 'a.txt', 'the rest was copied');
 });
 
+test('0: put replaces a remote file of the same name, as the protocol does (only get guards what exists, locally)', async () => {
+  await writeFile(path.join(work, 'again.txt'), 'first');
+  exits(await bucket('put', path.join(work, 'again.txt'), 'box/again.txt'), 0);
+  await writeFile(path.join(work, 'again.txt'), 'second');
+  exits(await bucket('put', path.join(work, 'again.txt'), 'box/again.txt'), 0);
+  const cat = await bucket('cat', 'box/again.txt');
+  exits(cat, 0);
+  assert.equal(cat.stdout, 'second');
+});
+
 test('6 connection: nothing listening', async () => {
   const port = await new Promise<number>((resolve) => {
     const probe = net.createServer().listen(0, '127.0.0.1', () => {
@@ -101,7 +111,14 @@ test('7 integrity: a stored file that fails its SHA-256 is refused by get and ca
   await mkdir(target);
   exits(await bucket('get', 'box/a.txt', target + path.sep), 7);
   assert.deepEqual(await readdir(target), []);
-  exits(await bucket('cat', 'box/a.txt'), 7);
+  // cat has already written the bytes as they came: one line says they are not to be trusted.
+  const cat = await bucket('cat', 'box/a.txt');
+  exits(cat, 7, /^error: box\/a\.txt: .*the 5 bytes already written to standard output are not verified/);
+  assert.equal(cat.stdout, 'a.txt');
+  assert.equal(cat.stderr.split('\n').length, 2, 'one line');
+  const catJson = await bucket('--json', 'cat', 'box/a.txt');
+  exits(catJson, 7);
+  assert.deepEqual(Object.fromEntries(Object.entries(JSON.parse(catJson.stderr) as Record<string, unknown>).filter(([name]) => name !== 'message')), { type: 'error', code: 'CORRUPT_FILE', exit: 7, about: 'box/a.txt' });
   const json = await bucket('--json', 'get', 'box/a.txt', target + path.sep);
   exits(json, 7);
   assert.equal((JSON.parse(json.stderr.trim()) as { code: string }).code, 'CORRUPT_FILE');

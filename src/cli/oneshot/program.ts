@@ -5,9 +5,11 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import type { BucketClient, RemoteEntry } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import { VERSION } from '../../version.js';
+import { plural } from '../format.js';
 import { isFailure } from '../output.js';
 import { parseCount, UsageError } from '../options.js';
 import { completionScript, SHELLS, type Shell, type VerbSpec } from './completion-scripts.js';
@@ -15,7 +17,8 @@ import { EXIT, exitCodeOf, exitCodeOfAll } from './exit-codes.js';
 import { parseRemote, showRemote } from './remote.js';
 import { HumanReporter, JsonReporter, type Reporter } from './report.js';
 import { VerbSession } from './session.js';
-import { fail, planGet, planPut, runGet, runPut, type TransferTally } from './transfers.js';
+import { besideProgress, openProgress, progressMode, type ProgressMode } from './progress-display.js';
+import { fail, planGet, planPut, plannedBytes, runGet, runPut, type TransferTally } from './transfers.js';
 
 /** What each verb's arguments are, for completion. */
 const ARGUMENTS: Record<string, VerbSpec['args']> = {
@@ -65,6 +68,8 @@ interface GlobalValues {
   ca?: string;
   insecure?: boolean;
   json?: boolean;
+  /** --progress (true), --no-progress (false). */
+  progress?: boolean;
 }
 
 interface Streams {
@@ -90,6 +95,8 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .addOption(new Option('--ca <file>', 'check the server against this CA (PEM); implies --tls (env BUCKET_CA)'))
     .addOption(new Option('--insecure', "speak TLS without checking the server's certificate"))
     .addOption(new Option('--json', 'print one JSON object per line for each result; errors as JSON on stderr'))
+    .addOption(new Option('--progress', 'show the progress of put and get off a terminal too: a line on stderr every second (JSON with --json)'))
+    .addOption(new Option('--no-progress', 'show no progress, not even on a terminal'))
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -98,6 +105,13 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
       // "error: unknown command 'lss'\n(Did you mean ls?)" -> one line.
       outputError: (text, write) => write(`bucket: ${text.replace(/^error: /, '').trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}\n${USAGE_LINE}\n`),
     });
+
+  const outIsTerminal = (streams.out as NodeJS.WriteStream).isTTY === true;
+  /** How put and get show their progress (progress-display.ts), by the options and standard error. */
+  const progressModeOf = (command: Command): ProgressMode => {
+    const values = command.optsWithGlobals<GlobalValues>();
+    return progressMode(values.progress, values.json === true, streams.err, streams.env);
+  };
 
   /** `long`: 'flag' for -l, 'always' for a verb whose one record is always shown whole. */
   const run = (work: (session: VerbSession, reporter: Reporter, command: Command) => Promise<number>, long: 'never' | 'flag' | 'always' = 'never') =>
@@ -263,11 +277,21 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .description('write a file to standard output; the exit code says whether its SHA-256 matched')
     .argument('<remote>', 'BUCKET/KEY')
     .action(
-      run(async (session, _reporter, command) => {
+      run(async (session, reporter, command) => {
         const [remoteText] = command.processedArgs as [string];
         const { bucket, key } = parseRemote(remoteText);
         if (key === '' || key.endsWith('/')) throw new UsageError(`${remoteText} names no file: give BUCKET/KEY`);
-        await session.connection().use((client) => client.download(bucket, key, process.stdout));
+        let written = 0;
+        try {
+          await session.connection().use((client) => client.download(bucket, key, streams.out as Writable, { onProgress: (done) => (written = done) }));
+        } catch (error) {
+          // A reader that went away (`cat | head`) is no failure.
+          if (isFailure(error) && ((error as { cause?: { code?: string } }).cause?.code === 'EPIPE')) return EXIT.DONE;
+          // The bytes went out as they came: say that they are not to be trusted.
+          if (!isFailure(error) || written === 0) throw error;
+          reporter.failure({ code: error.code, message: `${error.message}; the ${plural(written, 'byte')} already written to standard output are not verified: discard them` }, remoteText);
+          return exitCodeOf(error.code);
+        }
         return EXIT.DONE;
       }),
     );
@@ -286,10 +310,17 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const parallel = parseCount(opts.parallel, '--parallel');
         const destination = parseRemote(paths[paths.length - 1]!);
         const tally: TransferTally = { done: 0, bytes: 0, failures: [] };
-        const options = { recursive: opts.recursive === true, parallel };
+        const mode = progressModeOf(command);
+        const options = { recursive: opts.recursive === true, parallel, measure: mode !== 'off' };
         const jobs = await planPut(paths.slice(0, -1), destination, options, reporter, tally);
         const planned = jobs.length + tally.failures.length;
-        await runPut(session, jobs, parallel, reporter, tally);
+        const board = openProgress({ mode, stream: streams.err });
+        board.expect(jobs.length, plannedBytes(jobs));
+        try {
+          await runPut(session, jobs, parallel, besideProgress(reporter, board, outIsTerminal), tally, board);
+        } finally {
+          await board.finish();
+        }
         if (options.recursive || planned > 1) await reporter.emit({ type: 'summary', verb: 'put', done: tally.done, failed: tally.failures.length, bytes: tally.bytes });
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
       }),
@@ -314,7 +345,14 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const lister = session.connection();
         const jobs = await lister.use((client) => planGet(client, remotes, local, options, reporter, tally));
         const planned = jobs.length + tally.failures.length;
-        await runGet(session, jobs, options, reporter, tally);
+        // A single file's size comes with its download's go-ahead.
+        const board = openProgress({ mode: progressModeOf(command), stream: streams.err });
+        board.expect(jobs.length, plannedBytes(jobs));
+        try {
+          await runGet(session, jobs, options, besideProgress(reporter, board, outIsTerminal), tally, board);
+        } finally {
+          await board.finish();
+        }
         if (options.recursive || planned > 1) await reporter.emit({ type: 'summary', verb: 'get', done: tally.done, failed: tally.failures.length, bytes: tally.bytes });
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
       }),

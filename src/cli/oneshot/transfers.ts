@@ -12,6 +12,8 @@ import { CliError } from '../errors.js';
 import { isFailure } from '../output.js';
 import { UsageError } from '../options.js';
 import { localPathOf, showRemote, type RemotePath } from './remote.js';
+import { NO_BOARD } from './progress-display.js';
+import type { ProgressBoard, TransferHandle } from './progress-board.js';
 import type { Reporter } from './report.js';
 import type { VerbSession } from './session.js';
 
@@ -27,11 +29,15 @@ interface Job {
   local: string;
   bucket: string;
   key: string;
+  /** Bytes, when the plan knows them (for progress). */
+  size?: number;
 }
 
 export interface PutOptions {
   recursive: boolean;
   parallel: number;
+  /** Learn each file's size while planning (one stat each), for a progress display. */
+  measure?: boolean;
 }
 
 /**
@@ -52,14 +58,18 @@ export async function planPut(sources: readonly string[], destination: RemotePat
     }
     const prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
     if (stats.isFile()) {
-      jobs.push({ local: source, bucket, key: single && key !== '' && !key.endsWith('/') ? key : prefix + path.basename(source) });
+      jobs.push({ local: source, bucket, key: single && key !== '' && !key.endsWith('/') ? key : prefix + path.basename(source), size: stats.size });
     } else if (stats.isDirectory()) {
       if (!options.recursive) {
         fail(reporter, tally, new CliError('NEEDS_RECURSIVE', `${source} is a folder; add -r to copy what it holds`));
         continue;
       }
       const top = path.basename(path.resolve(source));
-      for await (const relative of filesUnder(source)) jobs.push({ local: path.join(source, ...relative.split('/')), bucket, key: `${prefix}${top}/${relative}` });
+      for await (const relative of filesUnder(source)) {
+        const local = path.join(source, ...relative.split('/'));
+        const size = options.measure === true ? (await lstat(local).catch(() => undefined))?.size : undefined;
+        jobs.push({ local, bucket, key: `${prefix}${top}/${relative}`, ...(size === undefined ? {} : { size }) });
+      }
     } else {
       fail(reporter, tally, new CliError('NOT_A_FILE', `${source} is not a file or a folder`));
     }
@@ -78,13 +88,13 @@ async function* filesUnder(folder: string, relative = ''): AsyncGenerator<string
   }
 }
 
-export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally): Promise<void> {
-  await inPool(session, jobs, parallel, async (client, job) => {
-    const result = await uploadFile(client, job.local, job.bucket, job.key);
+export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD): Promise<void> {
+  await inPool(session, jobs, parallel, async (client, job, onProgress) => {
+    const result = await uploadFile(client, job.local, job.bucket, job.key, { onProgress });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'uploaded', bucket: job.bucket, name: result.name, path: job.local, size: result.size, sha256: result.sha256 });
-  }, reporter, tally, (job) => job.local);
+  }, reporter, tally, (job) => job.local, board);
 }
 
 export interface GetOptions {
@@ -116,7 +126,7 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
     try {
       for await (const file of client.iterateFiles(remote.bucket, remote.key === '' ? {} : { prefix: remote.key })) {
         found++;
-        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name });
+        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name, size: file.size });
       }
     } catch (error) {
       if (!isFailure(error)) throw error;
@@ -128,8 +138,8 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
   return jobs;
 }
 
-export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally): Promise<void> {
-  await inPool(session, jobs, options.parallel, async (client, job) => {
+export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD): Promise<void> {
+  await inPool(session, jobs, options.parallel, async (client, job, onProgress) => {
     let target = job.local;
     if (options.recursive) {
       await makeFolder(path.dirname(job.local));
@@ -138,11 +148,36 @@ export async function runGet(session: VerbSession, jobs: readonly Job[], options
     } else {
       target = job.local;
     }
-    const result = await downloadFile(client, job.bucket, job.key, target, { overwrite: options.force });
+    const result = await downloadFile(client, job.bucket, job.key, target, { overwrite: options.force, onProgress });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'downloaded', bucket: job.bucket, name: result.name, path: result.path, size: result.size, sha256: result.sha256 });
-  }, reporter, tally, (job) => showRemote(job.bucket, job.key));
+  }, reporter, tally, (job) => showRemote(job.bucket, job.key), board);
+}
+
+/** Total bytes of the jobs whose size the plan knows. */
+export function plannedBytes(jobs: readonly Job[]): number {
+  let bytes = 0;
+  for (const job of jobs) bytes += job.size ?? 0;
+  return bytes;
+}
+
+/**
+ * The library's progress callback (bytes so far, size) for a file on the
+ * board, which is told the differences. A transfer that starts again
+ * (a fresh connection) counts from 0 again.
+ */
+function progressOf(file: TransferHandle): (done: number, total: number) => void {
+  let moved = 0;
+  let size = -1;
+  return (done, total) => {
+    if (total !== size) {
+      size = total;
+      file.resize(total);
+    }
+    file.advance(done - moved);
+    moved = done;
+  };
 }
 
 /** Makes a local folder and its parents; a file in the way is LOCAL_PATH_CONFLICT. */
@@ -169,19 +204,24 @@ async function inPool(
   session: VerbSession,
   jobs: readonly Job[],
   parallel: number,
-  work: (client: BucketClient, job: Job) => Promise<void>,
+  work: (client: BucketClient, job: Job, onProgress: (done: number, total: number) => void) => Promise<void>,
   reporter: Reporter,
   tally: TransferTally,
   about: (job: Job) => string,
+  board: ProgressBoard,
 ): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     const connection = session.connection();
     while (next < jobs.length) {
       const job = jobs[next++]!;
+      const file = board.start(about(job), job.size ?? 0);
+      const onProgress = progressOf(file);
       try {
-        await connection.use((client) => work(client, job));
+        await connection.use((client) => work(client, job, onProgress));
+        file.done();
       } catch (error) {
+        file.failed();
         if (!isFailure(error)) throw error;
         fail(reporter, tally, error, about(job));
       }
