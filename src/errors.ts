@@ -15,7 +15,7 @@ interface ErrorSpec {
 }
 
 export const ERRORS = {
-  UNKNOWN_COMMAND: { status: 400, closes: false, message: 'unknown command; commands are HELLO, EXIT, NEW_BUCKET, LIST_BUCKET, DELETE_BUCKET, UPLOAD_FILE, LIST_FILE, DOWNLOAD_FILE, DELETE_FILE, LOGIN, LOGIN_PROOF, BUCKET_INFO, GRANT' },
+  UNKNOWN_COMMAND: { status: 400, closes: false, message: 'unknown command; commands are HELLO, EXIT, NEW_BUCKET, LIST_BUCKET, DELETE_BUCKET, UPLOAD_FILE, LIST_FILE, DOWNLOAD_FILE, DELETE_FILE, LOGIN, LOGIN_PROOF, BUCKET_INFO, GRANT, RESUME_UPLOAD, LIST_UPLOADS, ABORT_UPLOAD' },
   SPACES_NOT_ALLOWED: { status: 400, closes: false, message: 'a request has no spaces; encode a space in a field as %20' },
   WRONG_FIELD_COUNT: { status: 400, closes: false, message: 'wrong number of fields for this command' },
   BAD_ENCODING: { status: 400, closes: false, message: 'a field is not valid percent-encoded UTF-8' },
@@ -35,6 +35,7 @@ export const ERRORS = {
   NO_SUCH_BUCKET: { status: 404, closes: false, message: 'no such bucket' },
   NO_SUCH_FILE: { status: 404, closes: false, message: 'no such file' },
   NO_SUCH_USER: { status: 404, closes: false, message: 'no such user' },
+  NO_SUCH_UPLOAD: { status: 404, closes: false, message: 'no unfinished upload has that id (it may have been committed, aborted or expired)' },
   REQUEST_TIMEOUT: { status: 408, closes: true, message: 'the request line did not arrive in time; closing' },
   TOO_SLOW: { status: 408, closes: true, message: 'the transfer is slower than this server accepts; closing' },
   IDLE_TIMEOUT: { status: 408, closes: true, message: 'connection idle for too long; closing' },
@@ -42,8 +43,10 @@ export const ERRORS = {
   BUCKET_NOT_EMPTY: { status: 409, closes: false, message: 'bucket is not empty' },
   PATH_CONFLICT: { status: 409, closes: false, message: 'a file stands where the name needs a folder, or a folder where it needs a file' },
   USER_EXISTS: { status: 409, closes: false, message: 'user already exists' },
+  UPLOAD_BUSY: { status: 409, closes: false, message: 'another connection is sending this upload now' },
   QUOTA_EXCEEDED: { status: 413, closes: false, message: "the upload would exceed the bucket's quota" },
   TOO_LARGE: { status: 413, closes: false, message: 'file is larger than this server accepts' },
+  BAD_OFFSET: { status: 416, closes: false, message: 'the offset is past what the server holds' },
   CHECKSUM_MISMATCH: { status: 422, closes: false, message: 'the SHA-256 of the received bytes does not match; nothing was stored' },
   INTERNAL: { status: 500, closes: false, message: 'internal server error' },
   CORRUPT_FILE: { status: 500, closes: false, message: 'the stored file no longer matches its recorded SHA-256' },

@@ -2,4 +2,4 @@
 export const SERVER_NAME = 'bucketd';
 export const VERSION = '0.1.0';
 /** 2: LOGIN, LOGIN_PROOF, BUCKET_INFO and GRANT; HELLO says whether login is needed. 3: file names in folders; LIST_FILE takes a prefix and a delimiter. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;

@@ -13,6 +13,7 @@ import { isLogFormat, isLogLevel } from '../server/logger.js';
 import { Activity } from '../server/ops/activity.js';
 import { OpsHttpServer } from '../server/ops/http.js';
 import { ServerMetrics } from '../server/ops/metrics.js';
+import { DEFAULT_UPLOAD_TTL_MS } from '../server/uploads.js';
 import {
   BucketServer,
   DEFAULT_AUTH_TIMEOUT_MS,
@@ -33,7 +34,7 @@ import { openStorage, UnsupportedStoreError } from '../storage/open.js';
 import { VERSION } from '../version.js';
 import { combineHooks } from '../server/access-log.js';
 import { runMain } from './main.js';
-import { formatAddress, hostOf, parseByteSize, parseCount, parsePort, parseSeconds, UsageError } from './options.js';
+import { formatAddress, hostOf, parseByteSize, parseCount, parseDuration, parsePort, parseSeconds, UsageError } from './options.js';
 import { askForRoot } from './root-prompt.js';
 import { openAccess } from './server-access.js';
 import { openLogging } from './server-logging.js';
@@ -61,6 +62,8 @@ options:
   --shutdown-grace SECONDS time transfers get to finish on SIGINT/SIGTERM (default ${DEFAULT_SHUTDOWN_GRACE_MS / 1000})
   --auth-timeout SECONDS   where a login is required, close connections not
                            logged in this long after opening (default ${DEFAULT_AUTH_TIMEOUT_MS / 1000}; 0 = never)
+  --upload-ttl DURATION    remove unfinished uploads this long after their last
+                           byte, e.g. 30m, 24h, 7d (default 24h; 0 = never)
   --allow-anonymous        serve with no users on an address other than loopback
                            (anyone who reaches it may do anything)
   --log-level LEVEL        debug, info, warn, error or silent (default info)
@@ -110,6 +113,7 @@ else runMain({
     'http-port': { type: 'string' },
     'http-host': { type: 'string' },
     'auth-timeout': { type: 'string' },
+    'upload-ttl': { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -179,6 +183,7 @@ else runMain({
       hooks: combineHooks(metrics?.hooks, activity?.hooks),
       users,
       authTimeoutMs: seconds('auth-timeout', DEFAULT_AUTH_TIMEOUT_MS),
+      uploadTtlMs: given['upload-ttl'] === undefined ? DEFAULT_UPLOAD_TTL_MS : parseDuration(given['upload-ttl'], '--upload-ttl'),
       storage,
       host,
       port,

@@ -31,6 +31,15 @@ export function parseSeconds(text: string, option: string): number {
   return Math.round(Number(text) * 1000);
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 90s, 30m, 24h or 7d (a bare number is seconds); in milliseconds. */
+export function parseDuration(text: string, option: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)([smhd]?)$/.exec(text);
+  if (!match) throw new UsageError(`invalid ${option} "${text}": use a duration such as 90s, 30m, 24h or 7d (0: never)`);
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] || 's']!);
+}
+
 export function parseCount(text: string, option: string): number {
   if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new UsageError(`invalid ${option} "${text}": use a whole number above 0`);
   return Number(text);

@@ -9,7 +9,7 @@ import { BucketError, type AnyErrorCode } from '../errors.js';
 import { plural } from '../util/plural.js';
 import { isSha256Hex } from '../util/sha256.js';
 import { encodeItem, encodeReply, STATUS, type ReplyHead } from './replies.js';
-import { parseSize } from './requests.js';
+import { isUploadId, parseSize } from './requests.js';
 
 export interface ReplyCodec<T> {
   readonly name: string;
@@ -81,6 +81,51 @@ export interface GoAhead {
   /** The name the file is stored under (normalised). */
   name: string;
   size: number;
+}
+
+/** UPLOAD_FILE's go-ahead; from protocol 4 it names the upload, for RESUME_UPLOAD. */
+export interface UploadGoAhead extends GoAhead {
+  uploadId?: string;
+}
+
+/** RESUME_UPLOAD's go-ahead: send the bytes from `offset` to `size`. */
+export interface ResumeGoAhead {
+  name: string;
+  size: number;
+  uploadId: string;
+  offset: number;
+}
+
+/** DOWNLOAD_FILE's go-ahead when the request gave an offset (protocol 4). */
+export interface RangedGoAhead {
+  name: string;
+  /** The bytes that follow: the file's size less the offset. */
+  count: number;
+  offset: number;
+  /** The whole file's size. */
+  size: number;
+  /** The whole file's SHA-256 as recorded at upload; absent when not known. */
+  sha256?: string;
+}
+
+/** An unfinished upload, as LIST_UPLOADS shows it. */
+export interface UploadEntry {
+  id: string;
+  bucket: string;
+  name: string;
+  /** Declared size. */
+  size: number;
+  /** Bytes the server holds durably. */
+  held: number;
+  startedAt: Date;
+  /** When it will be removed unless finished; absent when never. */
+  expiresAt?: Date;
+}
+
+export interface UploadAborted {
+  id: string;
+  /** Staged bytes released. */
+  released: number;
 }
 
 export interface UploadStored {
@@ -235,15 +280,29 @@ export const LIST_HEAD: ReplyCodec<ListHead> = {
   message: (head) => plural(head.count, 'item'),
 };
 
-export const UPLOAD_GO_AHEAD: ReplyCodec<GoAhead> = {
+export const UPLOAD_GO_AHEAD: ReplyCodec<UploadGoAhead> = {
   name: 'UPLOAD_FILE go-ahead',
   status: STATUS.GO_AHEAD,
-  fields: (go) => [go.name, String(go.size)],
-  read: ([name, size]) => {
+  fields: (go) => [go.name, String(go.size), ...(go.uploadId === undefined ? [] : [go.uploadId])],
+  read: ([name, size, uploadId]) => {
     const number = readCount(size);
-    return name === undefined || number === undefined ? undefined : { name, size: number };
+    if (name === undefined || number === undefined) return undefined;
+    return uploadId !== undefined && isUploadId(uploadId) ? { name, size: number, uploadId } : { name, size: number };
   },
   message: (go) => `send ${go.size} bytes, then the SHA256 trailer`,
+};
+
+export const RESUME_GO_AHEAD: ReplyCodec<ResumeGoAhead> = {
+  name: 'RESUME_UPLOAD go-ahead',
+  status: STATUS.GO_AHEAD,
+  fields: (go) => [go.name, String(go.size), go.uploadId, String(go.offset)],
+  read: ([name, size, uploadId, offset]) => {
+    const total = readCount(size);
+    const from = readCount(offset);
+    if (name === undefined || total === undefined || uploadId === undefined || !isUploadId(uploadId) || from === undefined || from > total) return undefined;
+    return { name, size: total, uploadId, offset: from };
+  },
+  message: (go) => `send the ${go.size - go.offset} bytes from offset ${go.offset}, then the SHA256 trailer of the whole file`,
 };
 
 export const UPLOAD_STORED: ReplyCodec<UploadStored> = {
@@ -262,8 +321,24 @@ export const DOWNLOAD_GO_AHEAD: ReplyCodec<GoAhead> = {
   name: 'DOWNLOAD_FILE go-ahead',
   status: STATUS.GO_AHEAD,
   fields: (go) => [go.name, String(go.size)],
-  read: UPLOAD_GO_AHEAD.read,
+  read: ([name, size]) => {
+    const number = readCount(size);
+    return name === undefined || number === undefined ? undefined : { name, size: number };
+  },
   message: (go) => `sending ${go.size} bytes, then a status line`,
+};
+
+export const RANGED_DOWNLOAD_GO_AHEAD: ReplyCodec<RangedGoAhead> = {
+  name: 'DOWNLOAD_FILE go-ahead',
+  status: STATUS.GO_AHEAD,
+  fields: (go) => [go.name, String(go.count), String(go.offset), String(go.size), go.sha256 ?? ''],
+  read: ([name, count, offset, size, sha256 = '']) => {
+    const [n, from, total] = [readCount(count), readCount(offset), readCount(size)];
+    if (name === undefined || n === undefined || from === undefined || total === undefined || from + n !== total) return undefined;
+    if (sha256 !== '' && !isSha256Hex(sha256)) return undefined;
+    return sha256 === '' ? { name, count: n, offset: from, size: total } : { name, count: n, offset: from, size: total, sha256 };
+  },
+  message: (go) => `sending ${go.count} bytes from offset ${go.offset}, then a status line`,
 };
 
 /** The status line after a download's bytes. Its message says how many were sent. */
@@ -293,6 +368,33 @@ export const FILE_ITEM: ItemCodec<FileEntry> = {
     if (sha256 !== '') file.sha256 = sha256;
     return file;
   },
+};
+
+export const UPLOAD_ITEM: ItemCodec<UploadEntry> = {
+  name: 'upload item',
+  fields: (upload) => [upload.id, upload.bucket, upload.name, String(upload.size), String(upload.held), upload.startedAt.toISOString(), upload.expiresAt?.toISOString() ?? ''],
+  read: ([id, bucket, name, size, held, started, expires = '']) => {
+    const [total, have, startedAt] = [readCount(size), readCount(held), readTime(started)];
+    if (id === undefined || !isUploadId(id) || bucket === undefined || name === undefined || total === undefined || have === undefined || startedAt === undefined) return undefined;
+    const upload: UploadEntry = { id, bucket, name, size: total, held: have, startedAt };
+    if (expires !== '') {
+      const expiresAt = readTime(expires);
+      if (expiresAt === undefined) return undefined;
+      upload.expiresAt = expiresAt;
+    }
+    return upload;
+  },
+};
+
+export const UPLOAD_ABORTED: ReplyCodec<UploadAborted> = {
+  name: 'ABORT_UPLOAD reply',
+  status: STATUS.OK,
+  fields: (aborted) => [aborted.id, String(aborted.released)],
+  read: ([id, released]) => {
+    const bytes = readCount(released);
+    return id === undefined || !isUploadId(id) || bytes === undefined ? undefined : { id, released: bytes };
+  },
+  message: (aborted) => `upload ${aborted.id} aborted; ${aborted.released} staged bytes released`,
 };
 
 /** A folder item is one field, its name ending in "/" (which no file name does). */

@@ -5,6 +5,9 @@
 import type { ErrorCode } from '../errors.js';
 import { assertNever } from '../util/never.js';
 import { isSha256Hex } from '../util/sha256.js';
+import { isUploadId } from '../util/upload-id.js';
+
+export { isUploadId };
 import { decodeField, encodeField } from './fields.js';
 
 export const COMMANDS = [
@@ -22,6 +25,10 @@ export const COMMANDS = [
   'LOGIN_PROOF',
   'BUCKET_INFO',
   'GRANT',
+  // Protocol 4: resumable uploads.
+  'RESUME_UPLOAD',
+  'LIST_UPLOADS',
+  'ABORT_UPLOAD',
 ] as const;
 
 export type Command = (typeof COMMANDS)[number];
@@ -41,12 +48,16 @@ export type Request =
   | { command: 'DELETE_BUCKET'; bucket: string; force: boolean }
   | { command: 'UPLOAD_FILE'; bucket: string; name: string; size: number }
   | { command: 'LIST_FILE'; bucket: string; prefix?: string; delimiter?: Delimiter }
-  | { command: 'DOWNLOAD_FILE'; bucket: string; name: string }
+  | { command: 'DOWNLOAD_FILE'; bucket: string; name: string; offset?: number }
   | { command: 'DELETE_FILE'; bucket: string; name: string }
   | { command: 'LOGIN'; mechanism: string; message: string }
   | { command: 'LOGIN_PROOF'; message: string }
   | { command: 'BUCKET_INFO'; bucket: string }
-  | { command: 'GRANT'; bucket: string; user: string; permission: GrantedPermission };
+  | { command: 'GRANT'; bucket: string; user: string; permission: GrantedPermission }
+  | { command: 'RESUME_UPLOAD'; id: string; offset?: number }
+  | { command: 'LIST_UPLOADS'; bucket?: string }
+  | { command: 'ABORT_UPLOAD'; id: string };
+
 
 /** The one folder separator a listing may fold names at (protocol 3). */
 export const DELIMITER = '/';
@@ -75,12 +86,15 @@ const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
   DELETE_BUCKET: [1, 2],
   UPLOAD_FILE: [3, 3],
   LIST_FILE: [1, 3],
-  DOWNLOAD_FILE: [2, 2],
+  DOWNLOAD_FILE: [2, 3],
   DELETE_FILE: [2, 2],
   LOGIN: [2, 2],
   LOGIN_PROOF: [1, 1],
   BUCKET_INFO: [1, 1],
   GRANT: [3, 3],
+  RESUME_UPLOAD: [1, 2],
+  LIST_UPLOADS: [0, 1],
+  ABORT_UPLOAD: [1, 1],
 };
 
 const FIELD_NAMES: Record<Command, string> = {
@@ -91,12 +105,15 @@ const FIELD_NAMES: Record<Command, string> = {
   DELETE_BUCKET: 'DELETE_BUCKET,<bucket>[,FORCE]',
   UPLOAD_FILE: 'UPLOAD_FILE,<bucket>,<name>,<size>',
   LIST_FILE: 'LIST_FILE,<bucket>[,<prefix>[,/]]',
-  DOWNLOAD_FILE: 'DOWNLOAD_FILE,<bucket>,<name>',
+  DOWNLOAD_FILE: 'DOWNLOAD_FILE,<bucket>,<name>[,<offset>]',
   DELETE_FILE: 'DELETE_FILE,<bucket>,<name>',
   LOGIN: 'LOGIN,<mechanism>,<client-first-message>',
   LOGIN_PROOF: 'LOGIN_PROOF,<client-final-message>',
   BUCKET_INFO: 'BUCKET_INFO,<bucket>',
   GRANT: 'GRANT,<bucket>,<user>,<read|write|admin|none>',
+  RESUME_UPLOAD: 'RESUME_UPLOAD,<upload-id>[,<offset>]',
+  LIST_UPLOADS: 'LIST_UPLOADS[,<bucket>]',
+  ABORT_UPLOAD: 'ABORT_UPLOAD,<upload-id>',
 };
 
 /** Splits a line at commas into raw byte fields. */
@@ -165,12 +182,29 @@ export function parseRequest(line: Uint8Array): ParseResult<Request> {
       if (size === undefined) return { ok: false, code: 'BAD_FIELD', message: 'the size must be a whole number of bytes, in decimal digits' };
       return { ok: true, value: { command: word, bucket: first, name: second, size } };
     }
-    case 'DOWNLOAD_FILE':
+    case 'DOWNLOAD_FILE': {
+      if (fields.length === 2) return { ok: true, value: { command: word, bucket: first, name: second } };
+      const offset = parseSize(third);
+      if (offset === undefined) return { ok: false, code: 'BAD_FIELD', message: 'the offset must be a whole number of bytes, in decimal digits' };
+      return { ok: true, value: { command: word, bucket: first, name: second, offset } };
+    }
     case 'DELETE_FILE':
       return { ok: true, value: { command: word, bucket: first, name: second } };
     case 'GRANT':
       if (!isGrantable(third)) return { ok: false, code: 'BAD_FIELD', message: `the permission must be one of ${GRANTABLE.join(', ')}` };
       return { ok: true, value: { command: word, bucket: first, user: second, permission: third } };
+    case 'RESUME_UPLOAD': {
+      if (!isUploadId(first)) return { ok: false, code: 'BAD_FIELD', message: 'an upload id is 32 lower-case hex digits' };
+      if (fields.length === 1) return { ok: true, value: { command: word, id: first } };
+      const offset = parseSize(second);
+      if (offset === undefined) return { ok: false, code: 'BAD_FIELD', message: 'the offset must be a whole number of bytes, in decimal digits' };
+      return { ok: true, value: { command: word, id: first, offset } };
+    }
+    case 'LIST_UPLOADS':
+      return { ok: true, value: fields.length === 0 ? { command: word } : { command: word, bucket: first } };
+    case 'ABORT_UPLOAD':
+      if (!isUploadId(first)) return { ok: false, code: 'BAD_FIELD', message: 'an upload id is 32 lower-case hex digits' };
+      return { ok: true, value: { command: word, id: first } };
   }
 }
 
@@ -230,16 +264,36 @@ export function encodeRequest(request: Request): Buffer {
       fields.push(request.bucket, request.name, String(request.size));
       break;
     case 'DOWNLOAD_FILE':
+      fields.push(request.bucket, request.name);
+      if (request.offset !== undefined) fields.push(sizeField(request.offset, 'offset'));
+      break;
     case 'DELETE_FILE':
       fields.push(request.bucket, request.name);
       break;
     case 'GRANT':
       fields.push(request.bucket, request.user, request.permission);
       break;
+    case 'RESUME_UPLOAD':
+      if (!isUploadId(request.id)) throw new RangeError(`invalid upload id ${JSON.stringify(request.id)}`);
+      fields.push(request.id);
+      if (request.offset !== undefined) fields.push(sizeField(request.offset, 'offset'));
+      break;
+    case 'LIST_UPLOADS':
+      if (request.bucket !== undefined) fields.push(request.bucket);
+      break;
+    case 'ABORT_UPLOAD':
+      if (!isUploadId(request.id)) throw new RangeError(`invalid upload id ${JSON.stringify(request.id)}`);
+      fields.push(request.id);
+      break;
     default:
       return assertNever(request);
   }
   return Buffer.from([request.command, ...fields.map(encodeField)].join(',') + '\n', 'latin1');
+}
+
+function sizeField(value: number, what: string): string {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`invalid ${what} ${value}`);
+  return String(value);
 }
 
 /** The upload trailer: the SHA-256 of the body, in lowercase hex. */

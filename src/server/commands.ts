@@ -12,7 +12,7 @@ import { assertNever } from '../util/never.js';
 import { plural } from '../util/plural.js';
 import { PROTOCOL_VERSION, SERVER_NAME, VERSION } from '../version.js';
 import type { Exchange, Outcome } from './exchange.js';
-import { receiveUpload, sendDownload } from './transfers.js';
+import { abortUpload, listUploads, receiveUpload, resumeUpload, sendDownload } from './transfers.js';
 
 export async function handleRequest(request: Request, exchange: Exchange): Promise<Outcome> {
   switch (request.command) {
@@ -97,6 +97,12 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
     case 'DOWNLOAD_FILE':
       exchange.describe({ bucket: request.bucket, name: request.name });
       return sendDownload(request, exchange);
+    case 'RESUME_UPLOAD':
+      return resumeUpload(request, exchange);
+    case 'LIST_UPLOADS':
+      return listUploads(request, exchange);
+    case 'ABORT_UPLOAD':
+      return abortUpload(request, exchange);
     default:
       return assertNever(request);
   }

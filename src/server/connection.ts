@@ -19,6 +19,7 @@ import type { Semaphore } from '../util/semaphore.js';
 import { writeChunk } from '../util/streams.js';
 import type { Authority } from './auth/authority.js';
 import type { QuotaKeeper } from './auth/quotas.js';
+import type { UploadRegistry } from './uploads.js';
 import { handleRequest } from './commands.js';
 import { ConnectionLender } from './lender.js';
 import { startRateGuard, type Guard } from './rate-guard.js';
@@ -44,6 +45,7 @@ export interface ConnectionOptions {
   listings: Semaphore;
   authority: Authority;
   quotas: QuotaKeeper;
+  staging: UploadRegistry;
   uploads: Set<{ readonly received: number }>;
   /** Where a login is required, a connection not logged in this long after it opened is closed; 0 = never. */
   authTimeoutMs: number;
@@ -272,6 +274,7 @@ export class Connection {
       storage: this.#options.storage,
       authority: this.#options.authority,
       quotas: this.#options.quotas,
+      staging: this.#options.staging,
       session: this.session,
       logger: this.#options.logger,
       maxFileSize: this.#options.maxFileSize,

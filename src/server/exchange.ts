@@ -7,6 +7,7 @@ import type { QuotaKeeper } from './auth/quotas.js';
 import type { Logger } from './logger.js';
 import type { Guard } from './rate-guard.js';
 import type { Session } from './session.js';
+import type { UploadRegistry } from './uploads.js';
 
 export interface Exchange {
   readonly storage: Storage;
@@ -16,6 +17,8 @@ export interface Exchange {
   readonly session: Session;
   readonly logger: Logger;
   readonly maxFileSize: number;
+  /** Unfinished uploads, server-wide: which are being fed, which wait, when they expire. */
+  readonly staging: UploadRegistry;
   /** Uploads in flight, server-wide: what they received so far is staged, not yet stored. */
   readonly uploads: Set<{ readonly received: number }>;
   /** Download buffers from the server-wide budget, bound to this connection. */

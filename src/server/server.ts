@@ -15,6 +15,7 @@ import { Semaphore } from '../util/semaphore.js';
 import { accessLog, combineHooks } from './access-log.js';
 import { Authority } from './auth/authority.js';
 import { QuotaKeeper } from './auth/quotas.js';
+import { DEFAULT_UPLOAD_TTL_MS, UploadRegistry } from './uploads.js';
 import { Connection } from './connection.js';
 import type { UserStore } from './users/index.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -80,12 +81,15 @@ export interface ServerOptions {
   users?: UserStore;
   /** Where a login is required, close connections not logged in this long after opening; 0 = never. */
   authTimeoutMs?: number;
+  /** Unfinished uploads are removed this long after their last byte arrived; 0 = never. */
+  uploadTtlMs?: number;
 }
 
 export class BucketServer {
   readonly #options: Required<Omit<ServerOptions, 'tls' | 'users' | 'accessLog'>>;
   readonly #authority: Authority;
   readonly #quotas: QuotaKeeper;
+  readonly #staging: UploadRegistry;
   readonly #gate: TlsGate;
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
@@ -120,11 +124,14 @@ export class BucketServer {
       bufferMemory: DEFAULT_BUFFER_MEMORY,
       maxConcurrentListings: DEFAULT_MAX_CONCURRENT_LISTINGS,
       authTimeoutMs: DEFAULT_AUTH_TIMEOUT_MS,
+      uploadTtlMs: DEFAULT_UPLOAD_TTL_MS,
       ...definedOnly(options),
     };
     if (options.accessLog !== false && this.#options.logger !== silentLogger) this.#options.hooks = combineHooks(accessLog(this.#options.logger), this.#options.hooks);
     this.#authority = new Authority(options.users, this.#options.logger);
-    this.#quotas = new QuotaKeeper(this.#options.storage, { quota: (bucket) => options.users?.quota(bucket) });
+    this.#staging = new UploadRegistry(this.#options.storage, this.#options.logger, this.#options.uploadTtlMs);
+    const staging = this.#staging;
+    this.#quotas = new QuotaKeeper(this.#options.storage, { quota: (bucket) => options.users?.quota(bucket), staged: (bucket) => staging.heldBytes(bucket) });
     const share = storageShareOf(this.#options.bufferMemory);
     this.#downloadBuffers = new BufferPool(share, DOWNLOAD_CHUNK_BYTES);
     this.#readBudget = new FlowWindow(share);
@@ -196,8 +203,9 @@ export class BucketServer {
     return this.#gate.reload(files);
   }
 
-  /** Starts listening; resolves with the bound address. */
-  listen(): Promise<AddressInfo> {
+  /** Starts listening (after tidying the unfinished uploads of an earlier run); resolves with the bound address. */
+  async listen(): Promise<AddressInfo> {
+    await this.#staging.start();
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.#server.once('error', onError);
@@ -220,6 +228,7 @@ export class BucketServer {
   }
 
   async #close(): Promise<void> {
+    this.#staging.stop();
     // The port stays open while draining, so that a client that comes now
     // hears why it is turned away (503 SHUTTING_DOWN) rather than a bare refusal.
     for (const connection of this.#connections) connection.shutdown();
@@ -307,6 +316,7 @@ export class BucketServer {
       listings: this.#listings,
       authority: this.#authority,
       quotas: this.#quotas,
+      staging: this.#staging,
       uploads: this.#uploads,
     });
     this.#connections.add(connection);

@@ -4,9 +4,12 @@
  * what each way of failing tells the client.
  */
 import { BucketError } from '../errors.js';
-import { DOWNLOAD_DONE, DOWNLOAD_GO_AHEAD, UPLOAD_GO_AHEAD, UPLOAD_STORED } from '../protocol/messages.js';
+import { DOWNLOAD_DONE, DOWNLOAD_GO_AHEAD, RANGED_DOWNLOAD_GO_AHEAD, RESUME_GO_AHEAD, UPLOAD_ABORTED, UPLOAD_GO_AHEAD, UPLOAD_ITEM, UPLOAD_STORED, type UploadEntry } from '../protocol/messages.js';
 import { parseUploadTrailer, type Request } from '../protocol/requests.js';
+import { checkBucketName } from '../storage/names.js';
+import { listingOf, type Listing, type StagingSink } from '../storage/storage.js';
 import { VerifiedDownload, VerifiedUpload } from '../storage/verify.js';
+import { plural } from '../util/plural.js';
 import { ConnectionGone, type Exchange, type Outcome } from './exchange.js';
 
 // Download chunks handed to the socket and not yet flushed, at most.
@@ -16,40 +19,100 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
   if (request.size > exchange.maxFileSize) {
     throw new BucketError('TOO_LARGE', `file is ${request.size} bytes; this server accepts at most ${exchange.maxFileSize}`, [String(exchange.maxFileSize)]);
   }
-  // Refusals happen here, before the client sends a single body byte.
-  const upload = new VerifiedUpload(await exchange.storage.startUpload(request.bucket, request.name, request.size), request.size);
-  exchange.describe({ bucket: request.bucket, name: upload.name });
-  exchange.uploads.add(upload);
-  let releaseQuota: () => void;
+  const id = exchange.staging.newId();
+  const release = exchange.staging.claim(id);
   try {
-    releaseQuota = await exchange.quotas.reserve(request.bucket, request.size);
+    // Refusals happen here, before the client sends a single body byte.
+    const staging = exchange.session.user === undefined ? { id } : { id, owner: exchange.session.user };
+    const sink = await exchange.storage.startUpload(request.bucket, request.name, request.size, staging);
+    const upload = new VerifiedUpload(sink, request.size);
+    exchange.describe({ bucket: request.bucket, name: upload.name });
+    return await feed(exchange, request.bucket, sink, upload, request.size, () => exchange.reply(UPLOAD_GO_AHEAD, { name: upload.name, size: request.size, uploadId: id }));
+  } finally {
+    release();
+  }
+}
+
+/** RESUME_UPLOAD: the staged upload goes on from what the server holds (or the client's offset, if less). */
+export async function resumeUpload(request: Extract<Request, { command: 'RESUME_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
+  const release = exchange.staging.claim(request.id);
+  try {
+    const staged = (await exchange.storage.stagedUploads()).find((upload) => upload.id === request.id);
+    if (staged === undefined || exchange.staging.isExpired(staged)) throw new BucketError('NO_SUCH_UPLOAD');
+    exchange.describe({ bucket: staged.bucket, name: staged.name });
+    exchange.authority.uploadAccess(exchange.session, staged, 'resume');
+    const offset = request.offset ?? staged.held;
+    const { sink, prefix } = await exchange.storage.resumeUpload(request.id, offset);
+    let upload: VerifiedUpload;
+    try {
+      upload = await VerifiedUpload.resumed(sink, staged.size, offset, prefix);
+    } catch (error) {
+      await sink.suspend();
+      throw error;
+    }
+    return await feed(exchange, staged.bucket, sink, upload, staged.size - offset, () => exchange.reply(RESUME_GO_AHEAD, { name: staged.name, size: staged.size, uploadId: request.id, offset }));
+  } catch (error) {
+    // Left as it was: it still waits for a resume (unless it is gone).
+    if (!(error instanceof BucketError && error.code === 'NO_SUCH_UPLOAD')) await noteWaiting(exchange, request.id);
+    throw error;
+  } finally {
+    release();
+  }
+}
+
+async function noteWaiting(exchange: Exchange, id: string): Promise<void> {
+  const staged = (await exchange.storage.stagedUploads().catch(() => [])).find((upload) => upload.id === id);
+  if (staged) exchange.staging.waiting(staged);
+}
+
+/**
+ * Holds the bucket's quota for the whole upload (bytes already held
+ * included), says go, and takes the body. Whatever ends it short of a
+ * commit leaves the staged bytes for a resume.
+ */
+async function feed(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>): Promise<Outcome> {
+  exchange.uploads.add(upload);
+  let releaseQuota: () => void = () => undefined;
+  try {
+    releaseQuota = await exchange.quotas.reserve(bucket, upload.declaredSize);
   } catch (error) {
     exchange.uploads.delete(upload);
-    await upload.abort();
+    await keep(exchange, sink, bucket, upload);
     throw error;
   }
   try {
-    return await receiveBody(request, upload, exchange);
+    return await receiveBody(exchange, bucket, sink, upload, bodySize, goAhead);
   } finally {
     exchange.uploads.delete(upload);
     releaseQuota();
   }
 }
 
-async function receiveBody(request: Extract<Request, { command: 'UPLOAD_FILE' }>, upload: VerifiedUpload, exchange: Exchange): Promise<Outcome> {
-  // Every way out that stores nothing removes the partial file before the
-  // client is answered, so "nothing was stored" is already true when heard.
-  let settled = false;
-  const refuse = async (answer: () => Promise<void>): Promise<Outcome> => {
-    settled = true;
+/** Keeps what the upload holds for a resume; an upload that never got a byte is not worth keeping. */
+async function keep(exchange: Exchange, sink: StagingSink, bucket: string, upload: VerifiedUpload): Promise<number> {
+  if (upload.received === 0) {
     await upload.abort();
+    return 0;
+  }
+  const held = await sink.suspend();
+  exchange.staging.waiting({ id: sink.id, bucket, name: sink.name, size: upload.declaredSize, held, startedAt: new Date(), updatedAt: new Date() });
+  return held;
+}
+
+async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>): Promise<Outcome> {
+  // Every way out that stores nothing settles the staged bytes (kept for a
+  // resume, or removed) before the client is answered.
+  let settled = false;
+  const stop = async (answer: () => Promise<void>): Promise<Outcome> => {
+    settled = true;
+    await keep(exchange, sink, bucket, upload);
     await answer();
     return 'close';
   };
   const guard = exchange.guardRate();
   try {
-    await exchange.reply(UPLOAD_GO_AHEAD, { name: upload.name, size: request.size });
-    exchange.expectBody(request.size);
+    await goAhead();
+    exchange.expectBody(bodySize);
     for (;;) {
       const frame = await exchange.next();
       if (frame.kind === 'body') {
@@ -58,36 +121,80 @@ async function receiveBody(request: Extract<Request, { command: 'UPLOAD_FILE' }>
         } catch (error) {
           // The client is still sending: answer now and close, since the
           // rest of its body can no longer go anywhere.
-          return await refuse(() => exchange.fail(error));
+          return await stop(() => exchange.fail(error));
         }
         continue;
       }
       if (frame.kind === 'end') {
-        exchange.logger.debug('upload cut short', { peer: exchange.session.peer, bucket: request.bucket, name: upload.name, received: upload.received });
+        exchange.logger.debug('upload cut short', { peer: exchange.session.peer, bucket, name: upload.name, upload: sink.id, received: upload.received });
         // The peer may have only half-closed: tell it why nothing was stored.
-        return await refuse(() => exchange.fail(new BucketError('INCOMPLETE_BODY')).catch(() => undefined));
+        return await stop(() => exchange.fail(new BucketError('INCOMPLETE_BODY', `the connection ended before the declared bytes arrived; resume with RESUME_UPLOAD,${sink.id}`)).catch(() => undefined));
       }
       const sha256 = frame.kind === 'trailer' ? parseUploadTrailer(frame.line) : undefined;
-      if (sha256 === undefined) return await refuse(() => exchange.fail(new BucketError('BAD_TRAILER')));
+      if (sha256 === undefined) return await stop(() => exchange.fail(new BucketError('BAD_TRAILER')));
       settled = true;
       guard.stop();
-      const stored = await upload.commit(sha256); // on failure, nothing was stored
-      exchange.quotas.stored(request.bucket, stored.size);
-      await exchange.reply(UPLOAD_STORED, { bucket: request.bucket, ...stored });
-      return 'continue';
+      try {
+        const stored = await upload.commit(sha256); // on failure, nothing was stored
+        exchange.quotas.stored(bucket, stored.size);
+        await exchange.reply(UPLOAD_STORED, { bucket, ...stored });
+        return 'continue';
+      } finally {
+        exchange.staging.gone(sink.id);
+      }
     }
   } finally {
     guard.stop();
-    if (!settled) await upload.abort(); // the connection failed mid-body
+    if (!settled) await keep(exchange, sink, bucket, upload).catch(() => undefined); // the connection failed mid-body
+  }
+}
+
+/** LIST_UPLOADS[,<bucket>]: the unfinished uploads this session may resume or abort, oldest first. */
+export async function listUploads(request: Extract<Request, { command: 'LIST_UPLOADS' }>, exchange: Exchange): Promise<Outcome> {
+  if (request.bucket !== undefined) {
+    exchange.describe({ bucket: request.bucket });
+    checkBucketName(request.bucket);
+  }
+  const take = async (): Promise<Listing<UploadEntry>> => {
+    const entries: UploadEntry[] = [];
+    for (const upload of await exchange.storage.stagedUploads()) {
+      if (request.bucket !== undefined && upload.bucket !== request.bucket) continue;
+      if (exchange.staging.isExpired(upload) || !exchange.authority.uploadAccess(exchange.session, upload, 'see')) continue;
+      const expiresAt = exchange.staging.expiresAt(upload);
+      entries.push({ id: upload.id, bucket: upload.bucket, name: upload.name, size: upload.size, held: upload.held, startedAt: upload.startedAt, ...(expiresAt === undefined ? {} : { expiresAt }) });
+    }
+    return listingOf(entries);
+  };
+  await exchange.list(UPLOAD_ITEM, take, (count) => `${plural(count, 'unfinished upload')}${request.bucket === undefined ? '' : ` in "${request.bucket}"`}`);
+  return 'continue';
+}
+
+/** ABORT_UPLOAD,<id>: its staged bytes are released. */
+export async function abortUpload(request: Extract<Request, { command: 'ABORT_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
+  const release = exchange.staging.claim(request.id);
+  try {
+    const staged = (await exchange.storage.stagedUploads()).find((upload) => upload.id === request.id);
+    if (staged === undefined) throw new BucketError('NO_SUCH_UPLOAD');
+    exchange.describe({ bucket: staged.bucket, name: staged.name });
+    exchange.authority.uploadAccess(exchange.session, staged, 'abort');
+    const released = await exchange.storage.abortUpload(request.id);
+    exchange.staging.gone(request.id);
+    await exchange.reply(UPLOAD_ABORTED, { id: request.id, released });
+    return 'continue';
+  } finally {
+    release();
   }
 }
 
 export async function sendDownload(request: Extract<Request, { command: 'DOWNLOAD_FILE' }>, exchange: Exchange): Promise<Outcome> {
   const source = await exchange.storage.openFile(request.bucket, request.name);
+  const offset = request.offset ?? 0;
   const guard = exchange.guardRate();
   try {
-    await exchange.reply(DOWNLOAD_GO_AHEAD, { name: source.name, size: source.size });
-    const download = new VerifiedDownload(source);
+    if (offset > source.size) throw new BucketError('BAD_OFFSET', `the file has ${source.size} bytes`, [String(source.size)]);
+    if (request.offset === undefined) await exchange.reply(DOWNLOAD_GO_AHEAD, { name: source.name, size: source.size });
+    else await exchange.reply(RANGED_DOWNLOAD_GO_AHEAD, { name: source.name, count: source.size - offset, offset, size: source.size, ...(source.recordedSha256 === undefined ? {} : { sha256: source.recordedSha256 }) });
+    const download = new VerifiedDownload(source, offset);
     // Each chunk's buffer goes back to the server-wide pool once flushed.
     // Reading the next chunk overlaps with sending the last, up to a few
     // in flight — or one, while the pool is spent, so a stalled reader
@@ -117,8 +224,8 @@ export async function sendDownload(request: Extract<Request, { command: 'DOWNLOA
       return 'close'; // The announced length can no longer be honoured.
     }
     const check = download.check();
-    if (check.bytes !== source.size) {
-      exchange.logger.error('file shrank during download', { bucket: request.bucket, name: source.name, sent: check.bytes, size: source.size });
+    if (check.bytes !== source.size - offset) {
+      exchange.logger.error('file shrank during download', { bucket: request.bucket, name: source.name, sent: check.bytes, size: source.size, offset });
       return 'close';
     }
     if (!check.intact) {
@@ -126,7 +233,7 @@ export async function sendDownload(request: Extract<Request, { command: 'DOWNLOA
       await exchange.fail(new BucketError('CORRUPT_FILE', undefined, [check.sha256]));
       return 'continue';
     }
-    await exchange.reply(DOWNLOAD_DONE, { sha256: check.sha256 }, `sent ${source.size} bytes`);
+    await exchange.reply(DOWNLOAD_DONE, { sha256: check.sha256 }, `sent ${source.size - offset} bytes`);
     return 'continue';
   } finally {
     guard.stop();

@@ -69,6 +69,43 @@ export interface UploadSink {
 }
 
 /**
+ * An upload that outlives its connection (protocol 4): its bytes are
+ * staged in the store's bookkeeping area under an id, and can be fed again
+ * from the last durable byte until it is committed or aborted.
+ */
+export interface StagedUpload {
+  id: string;
+  bucket: string;
+  /** The name it will be stored under (normalised). */
+  name: string;
+  /** Declared size. */
+  size: number;
+  /** Bytes staged durably: what a resume may start from. */
+  held: number;
+  /** Who started it; absent for the anonymous user or a server without users. */
+  owner?: string;
+  startedAt: Date;
+  /** When bytes last arrived (or it was started); expiry counts from here. */
+  updatedAt: Date;
+}
+
+/** An upload being fed: staged bytes grow; `suspend` keeps them for a later resume. */
+export interface StagingSink extends UploadSink {
+  readonly id: string;
+  /**
+   * Makes what was written durable, records it, and lets go of the file,
+   * keeping the upload for a resume. Resolves with the bytes now held.
+   * After a failed write it keeps what was durable before it.
+   */
+  suspend(): Promise<number>;
+}
+
+export interface StagingRequest {
+  id: string;
+  owner?: string;
+}
+
+/**
  * Buffers for downloads come from a server-wide budget: a backend borrows
  * one to read into, and the consumer gives it back once its bytes are sent,
  * so however many readers stall, memory stays within the budget.
@@ -122,8 +159,23 @@ export interface Storage {
    */
   listFiles(bucket: string, options?: ListOptions & { delimiter?: undefined }): Promise<Listing<FileInfo>>;
   listFiles(bucket: string, options: ListOptions): Promise<Listing<FileInfo | FolderInfo>>;
-  /** Refusals (no bucket, bad name, no room) come here, before any byte moves. */
-  startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink>;
+  /**
+   * Refusals (no bucket, bad name, no room) come here, before any byte
+   * moves. The upload is staged under `staging.id` (a new random one if
+   * not given) until committed or aborted, so that it can be resumed.
+   */
+  startUpload(bucket: string, name: string, declaredSize: number, staging?: StagingRequest): Promise<StagingSink>;
+  /** The unfinished uploads, oldest first. */
+  stagedUploads(): Promise<StagedUpload[]>;
+  /**
+   * Feeds a staged upload again from `offset` (at most what it holds;
+   * staged bytes past it are dropped). `prefix` yields the staged bytes
+   * before `offset`, for the caller to rebuild its hash; read it before
+   * writing. NO_SUCH_UPLOAD if there is none; NO_SPACE if the rest does not fit.
+   */
+  resumeUpload(id: string, offset: number): Promise<{ upload: StagedUpload; sink: StagingSink; prefix: AsyncIterable<Buffer> }>;
+  /** Removes a staged upload (not one being fed); resolves with the bytes released. NO_SUCH_UPLOAD if there is none. */
+  abortUpload(id: string): Promise<number>;
   openFile(bucket: string, name: string): Promise<DownloadSource>;
   /** Resolves with the name as stored (normalised). */
   deleteFile(bucket: string, name: string): Promise<{ name: string }>;

@@ -21,6 +21,21 @@ export class VerifiedUpload {
     this.declaredSize = declaredSize;
   }
 
+  /**
+   * A resumed upload: the hash is rebuilt from the staged bytes before
+   * `offset` (read once, so a resume costs reading them again: about what
+   * hashing them cost the first time).
+   */
+  static async resumed(sink: UploadSink, declaredSize: number, offset: number, prefix: AsyncIterable<Buffer>): Promise<VerifiedUpload> {
+    const upload = new VerifiedUpload(sink, declaredSize);
+    for await (const chunk of prefix) {
+      upload.#hash.update(chunk);
+      upload.#received += chunk.length;
+    }
+    if (upload.#received !== offset) throw new BucketError('STORAGE_FAILED', `a staged upload held ${upload.#received} bytes where ${offset} were expected`);
+    return upload;
+  }
+
   get name(): string {
     return this.#sink.name;
   }
@@ -66,7 +81,7 @@ export class VerifiedUpload {
 export interface DownloadCheck {
   /** The SHA-256 of every byte read. */
   sha256: string;
-  /** Bytes read; short of the size if the file shrank under us. */
+  /** Bytes read; short of what was to be sent if the file shrank under us. */
   bytes: number;
   /** False when a recorded SHA-256 exists and differs: the stored bytes went bad. */
   intact: boolean;
@@ -78,16 +93,19 @@ export interface DownloadCheck {
  */
 export class VerifiedDownload {
   readonly #source: DownloadSource;
+  readonly #start: number;
   readonly #hash: Hash = createHash('sha256');
   #bytes = 0;
   #done = false;
 
-  constructor(source: DownloadSource) {
+  /** From `start` on: the hash and count are of those bytes only, and only a whole file can be checked against its record. */
+  constructor(source: DownloadSource, start = 0) {
     this.#source = source;
+    this.#start = start;
   }
 
   async *chunks(buffers: BufferLender): AsyncGenerator<Chunk> {
-    for await (const chunk of this.#source.chunks(buffers)) {
+    for await (const chunk of this.#source.chunks(buffers, this.#start)) {
       this.#hash.update(chunk.bytes);
       this.#bytes += chunk.bytes.length;
       yield chunk;
@@ -99,6 +117,7 @@ export class VerifiedDownload {
     if (!this.#done) throw new Error('check() before the download was read to its end');
     const sha256 = this.#hash.digest('hex');
     const recorded = this.#source.recordedSha256;
-    return { sha256, bytes: this.#bytes, intact: this.#bytes === this.#source.size && (recorded === undefined || recorded === sha256) };
+    const whole = this.#start === 0;
+    return { sha256, bytes: this.#bytes, intact: this.#bytes === this.#source.size - this.#start && (!whole || recorded === undefined || recorded === sha256) };
   }
 }

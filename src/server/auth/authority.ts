@@ -49,6 +49,11 @@ function needOf(request: Request): Need {
       return { bucket: request.bucket, permission: 'read' };
     case 'GRANT':
       return { bucket: request.bucket, permission: 'admin' };
+    case 'RESUME_UPLOAD':
+    case 'ABORT_UPLOAD':
+    case 'LIST_UPLOADS':
+      // Which bucket is known only from the upload: checked by uploadAccess().
+      return 'none';
   }
 }
 
@@ -114,6 +119,23 @@ export class Authority {
     if (user === undefined) throw new BucketError('AUTH_REQUIRED', `log in to ${describe(need.permission)} bucket "${need.bucket}"`);
     if (held === undefined) throw new BucketError('NO_SUCH_BUCKET', `no bucket "${need.bucket}"`);
     throw new BucketError('FORBIDDEN', `user "${user}" may not ${describe(need.permission)} bucket "${need.bucket}": it needs ${need.permission}`, [need.permission]);
+  }
+
+  /**
+   * Whether the session may resume or abort (`act`) an unfinished upload,
+   * or see it in LIST_UPLOADS (`see`): its owner may, and so may an admin of
+   * its bucket; resuming needs write on the bucket as well. Throws
+   * AUTH_REQUIRED or FORBIDDEN (detail `owner`) for `act`.
+   */
+  uploadAccess(session: Session, upload: { bucket: string; owner?: string | undefined }, use: 'resume' | 'abort' | 'see'): boolean {
+    if (!this.#store || !this.usersExist) return true;
+    const user = this.#currentUser(session);
+    const held = this.#permissionOn(user, upload.bucket);
+    const owns = upload.owner === user;
+    const allowed = (owns || permits(held, 'admin')) && (use !== 'resume' || permits(held, 'write'));
+    if (allowed || use === 'see') return allowed;
+    if (user === undefined) throw new BucketError('AUTH_REQUIRED', `log in to ${use} this upload`);
+    throw new BucketError('FORBIDDEN', `user "${user}" may not ${use} this upload: it is another user's, and needs admin on bucket "${upload.bucket}"${use === 'resume' ? ' (and write)' : ''}`, ['owner']);
   }
 
   /** Whether the session sees the bucket in LIST_BUCKET. */

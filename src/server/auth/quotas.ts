@@ -1,6 +1,7 @@
 /**
  * Per-bucket quotas: what a bucket holds, plus the declared sizes of the
- * uploads into it still in flight, may not pass its quota. A bucket's
+ * uploads into it still in flight, plus what its unfinished uploads hold
+ * while they wait for a resume, may not pass its quota. A bucket's
  * usage is read from the storage once, then kept by the uploads and
  * deletes that change it; a replaced file counts in full until the usage
  * is read again (it is, after any delete, and every few minutes).
@@ -24,6 +25,8 @@ const USAGE_TTL_MS = 5 * 60_000;
 
 export interface QuotaSource {
   quota(bucket: string): number | undefined;
+  /** Bytes held by the bucket's unfinished uploads that wait for a resume. */
+  staged?(bucket: string): number;
 }
 
 export class QuotaKeeper {
@@ -63,7 +66,7 @@ export class QuotaKeeper {
     const { bytes } = await this.usage(bucket);
     // Checked and taken in one synchronous step, so two uploads cannot both slip under it.
     const inFlight = this.#inFlight.get(bucket) ?? 0;
-    const left = Math.max(0, quota - bytes - inFlight);
+    const left = Math.max(0, quota - bytes - inFlight - (this.#quotas.staged?.(bucket) ?? 0));
     if (declared > left) {
       throw new BucketError('QUOTA_EXCEEDED', `bucket "${bucket}" has ${left} of its ${quota} bytes left; this upload needs ${declared}`, [String(left)]);
     }

@@ -12,15 +12,34 @@ import { FlowWindow } from '../../util/flow.js';
 export class FileWriter {
   readonly #fd: number;
   readonly #window: FlowWindow;
+  /** Where the next write lands. */
+  #position: number;
+  /** Bytes handed to the kernel so far (from the start position). */
+  #written = 0;
   #queue: Buffer[] = [];
   #writing = false;
   #failure: Error | undefined;
   #closed = false;
   #idle: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
-  constructor(descriptor: number, window: FlowWindow) {
+  /** Writes go from `position` on (a resumed file goes on where it stopped). */
+  constructor(descriptor: number, window: FlowWindow, position = 0) {
     this.#fd = descriptor;
     this.#window = window;
+    this.#position = position;
+  }
+
+  /**
+   * Makes durable what has reached the kernel, without waiting for what is
+   * queued; resolves with how many bytes (from the start position) are now
+   * on disk for sure.
+   */
+  async checkpoint(): Promise<number> {
+    if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new Error('checkpoint after close');
+    const upTo = this.#written;
+    await fdOps.sync(this.#fd);
+    return upTo;
   }
 
   /** Queues a chunk; resolves at once unless too much is already queued. */
@@ -65,8 +84,12 @@ export class FileWriter {
     const batch = this.#queue;
     this.#queue = [];
     this.#writing = true;
-    fs.writev(this.#fd, batch, (error, written) => {
+    fs.writev(this.#fd, batch, this.#position, (error, written) => {
       this.#writing = false;
+      if (!error) {
+        this.#position += written;
+        this.#written += written;
+      }
       const total = batch.reduce((sum, chunk) => sum + chunk.length, 0);
       if (error) {
         this.#window.remove(total);

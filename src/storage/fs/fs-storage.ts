@@ -14,7 +14,7 @@ import { fd as fdOps } from '../../util/fd.js';
 import { FlowWindow } from '../../util/flow.js';
 import { plural } from '../../util/plural.js';
 import { checkBucketName, isValidBucketName, normalizeFileName } from '../names.js';
-import { byName, listingOf, type BucketInfo, type DeleteBucketOptions, type DownloadSource, type FileInfo, type FolderInfo, type Listing, type ListOptions, type Storage, type UploadSink } from '../storage.js';
+import { byName, listingOf, type BucketInfo, type DeleteBucketOptions, type DownloadSource, type FileInfo, type FolderInfo, type Listing, type ListOptions, type StagedUpload, type StagingRequest, type StagingSink, type Storage } from '../storage.js';
 import { ChecksumStore } from './checksums.js';
 import { FsDownloadSource } from './download.js';
 import { parentsState, pathConflict, removeEmptyParents } from './folders.js';
@@ -24,7 +24,8 @@ import { KeyedRwLock } from './locks.js';
 import { errnoOf, fromOsError } from './os-errors.js';
 import { SpaceReserver } from './space.js';
 import { Trash } from './trash.js';
-import { FsUploadSink, openTempFile, type CommitServices } from './upload.js';
+import { UploadStage } from './staging.js';
+import { FsUploadSink, openPart, type CommitServices } from './upload.js';
 
 const PROBE_BYTES = Buffer.from('bucketd readiness probe\n');
 
@@ -55,6 +56,7 @@ export class FsStorage implements Storage {
   readonly #writeBudget: FlowWindow;
   readonly #writePerUpload: number;
   readonly #commit: CommitServices;
+  readonly #stage: UploadStage;
 
   private constructor(layout: FsLayout, options: FsStorageOptions) {
     this.#layout = layout;
@@ -65,6 +67,7 @@ export class FsStorage implements Storage {
     this.#space = new SpaceReserver(layout.tmpDir);
     this.#writeBudget = new FlowWindow(options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES);
     this.#writePerUpload = options.writeBufferPerUpload ?? WRITE_BUFFER_PER_UPLOAD;
+    this.#stage = new UploadStage(layout.uploadsDir);
     this.#commit = { layout, checksums: this.#checksums, bucketLocks: this.#bucketLocks, fileLocks: this.#fileLocks, folderLocks: this.#folderLocks, trash: this.#trash };
   }
 
@@ -74,7 +77,9 @@ export class FsStorage implements Storage {
    * folder that is a symbolic link.
    */
   static async open(root: string, options: FsStorageOptions = {}): Promise<FsStorage> {
-    return new FsStorage(await FsLayout.prepare(root), options);
+    const storage = new FsStorage(await FsLayout.prepare(root), options);
+    await storage.#stage.tidy();
+    return storage;
   }
 
   async createBucket(bucket: string): Promise<BucketInfo> {
@@ -148,7 +153,7 @@ export class FsStorage implements Storage {
     });
   }
 
-  async startUpload(bucket: string, name: string, declaredSize: number): Promise<UploadSink> {
+  async startUpload(bucket: string, name: string, declaredSize: number, staging: StagingRequest = { id: randomBytes(16).toString('hex') }): Promise<StagingSink> {
     const { fileName, dir } = await this.#locate(bucket, name);
     // Told before any byte moves; the commit checks again.
     const way = await parentsState(dir, fileName).catch((error: unknown) => {
@@ -156,16 +161,50 @@ export class FsStorage implements Storage {
     });
     if (way === 'conflict') throw pathConflict(fileName);
     if (way === 'ready' && (await lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
-    await this.#layout.assertBookkeeping(this.#layout.tmpDir);
+    await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
     const reservation = await this.#space.reserve(declaredSize);
-    const tmpPath = path.join(this.#layout.tmpDir, `${randomBytes(12).toString('hex')}.upload`);
+    const now = new Date();
+    const record: StagedUpload = { id: staging.id, bucket, name: fileName, size: declaredSize, held: 0, startedAt: now, updatedAt: now };
+    if (staging.owner !== undefined) record.owner = staging.owner;
     try {
-      const file = await openTempFile(tmpPath, new FlowWindow(this.#writePerUpload, this.#writeBudget));
-      return new FsUploadSink({ bucket, name: fileName, tmpPath }, file, reservation, this.#commit);
+      const file = await openPart(this.#stage.partPath(staging.id), this.#uploadWindow());
+      return new FsUploadSink(record, file, reservation, this.#stage, this.#commit);
     } catch (error) {
       reservation.release();
       throw fromOsError(error);
     }
+  }
+
+  async stagedUploads(): Promise<StagedUpload[]> {
+    await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
+    return this.#stage.list().catch((error: unknown) => {
+      throw fromOsError(error);
+    });
+  }
+
+  async resumeUpload(id: string, offset: number): Promise<{ upload: StagedUpload; sink: StagingSink; prefix: AsyncIterable<Buffer> }> {
+    await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
+    const upload = await this.#stage.read(id);
+    if (upload === undefined) throw new BucketError('NO_SUCH_UPLOAD');
+    if (offset > upload.held) throw new BucketError('BAD_OFFSET', `the server holds ${upload.held} bytes of this upload`, [String(upload.held)]);
+    const reservation = await this.#space.reserve(upload.size - offset);
+    try {
+      const file = await openPart(this.#stage.partPath(id), this.#uploadWindow(), offset);
+      const from = { ...upload, held: offset };
+      return { upload: from, sink: new FsUploadSink(from, file, reservation, this.#stage, this.#commit), prefix: this.#stage.prefix(id, offset) };
+    } catch (error) {
+      reservation.release();
+      throw fromOsError(error);
+    }
+  }
+
+  async abortUpload(id: string): Promise<number> {
+    if ((await this.#stage.read(id)) === undefined) throw new BucketError('NO_SUCH_UPLOAD');
+    return this.#stage.remove(id);
+  }
+
+  #uploadWindow(): FlowWindow {
+    return new FlowWindow(this.#writePerUpload, this.#writeBudget);
   }
 
   async openFile(bucket: string, name: string): Promise<DownloadSource> {

@@ -29,6 +29,8 @@ export class FsLayout {
   readonly tmpDir: string;
   readonly trashDir: string;
   readonly sumsDir: string;
+  /** Unfinished uploads, kept across restarts (staging.ts). */
+  readonly uploadsDir: string;
 
   private constructor(root: string) {
     this.root = root;
@@ -36,6 +38,7 @@ export class FsLayout {
     this.tmpDir = path.join(this.hiddenDir, 'tmp');
     this.trashDir = path.join(this.hiddenDir, 'trash');
     this.sumsDir = path.join(this.hiddenDir, 'sums');
+    this.uploadsDir = path.join(this.hiddenDir, 'uploads');
   }
 
   /**
@@ -48,7 +51,7 @@ export class FsLayout {
     // ROOT itself may be a link the operator chose; nothing under it may be.
     const layout = new FsLayout(await realpath(path.resolve(root)));
     await realFolder(layout.root, 'the root');
-    for (const dir of [layout.hiddenDir, layout.tmpDir, layout.trashDir, layout.sumsDir]) {
+    for (const dir of [layout.hiddenDir, layout.tmpDir, layout.trashDir, layout.sumsDir, layout.uploadsDir]) {
       await ensureRealFolder(dir);
     }
     // Both are real folders (checked above), so rm cannot reach outside.

@@ -1,17 +1,20 @@
 /**
- * One upload into the filesystem backend: a temporary file in the hidden
- * area, opened exclusively, never through a link; bytes queued to the disk
- * as they come. Commit: fsync, close, record the checksum, rename into
- * place (making the folders on the way), fsync the folder it went into. On any failure the temporary file is
- * removed and nothing is visible. (Counting and hashing happen above, in
- * storage/verify.ts, for every backend.)
+ * One upload into the filesystem backend: a part file in the staging area
+ * (staging.ts), opened exclusively, never through a link; bytes queued to
+ * the disk as they come and made durable now and then. Suspend: fsync and
+ * record, for a resume. Commit: fsync, close, record the checksum, rename
+ * into place (making the folders on the way), fsync the folder it went
+ * into. On abort or a failed commit the part is removed and nothing is
+ * visible. (Counting and hashing happen above, in storage/verify.ts, for
+ * every backend.)
  */
-import { constants } from 'node:fs';
-import { lstat, rename, rm } from 'node:fs/promises';
+import { constants, ftruncate as ftruncateCallback } from 'node:fs';
+import { lstat, rename } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { fd } from '../../util/fd.js';
 import type { FlowWindow } from '../../util/flow.js';
-import type { StoredFile, UploadSink } from '../storage.js';
+import type { StagedUpload, StagingSink, StoredFile } from '../storage.js';
 import type { ChecksumStore } from './checksums.js';
 import { FileWriter } from './file-writer.js';
 import { makeParents, pathConflict } from './folders.js';
@@ -19,7 +22,10 @@ import { syncDir, type FsLayout } from './layout.js';
 import type { KeyedRwLock } from './locks.js';
 import { fromOsError } from './os-errors.js';
 import type { Reservation } from './space.js';
+import type { UploadStage } from './staging.js';
 import type { Trash } from './trash.js';
+
+const ftruncate = promisify(ftruncateCallback);
 
 /** What a commit needs from the backend: where, how to record, how to lock. */
 export interface CommitServices {
@@ -35,52 +41,128 @@ export interface CommitServices {
 export interface UploadTarget {
   bucket: string;
   name: string;
-  tmpPath: string;
+}
+
+// A staged upload is made durable (fsync, then its record) after this many
+// new bytes, or this long after the last time, whichever comes first.
+const CHECKPOINT_BYTES = 8 * 1024 * 1024;
+const CHECKPOINT_MS = 2000;
+
+/**
+ * Opens a staged upload's part, never through a symlink, before the
+ * client is told to send, so that a failure is known in time: a new one
+ * exclusively, a resumed one cut back to `offset`.
+ */
+export async function openPart(partPath: string, window: FlowWindow, offset?: number): Promise<FileWriter> {
+  if (offset === undefined) {
+    const descriptor = await fd.open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    return new FileWriter(descriptor, window);
+  }
+  const descriptor = await fd.open(partPath, constants.O_WRONLY | constants.O_NOFOLLOW);
+  try {
+    await ftruncate(descriptor, offset);
+  } catch (error) {
+    await fd.close(descriptor);
+    throw error;
+  }
+  return new FileWriter(descriptor, window, offset);
 }
 
 /**
- * Creates the temporary file exclusively, never through a symlink, before
- * the client is told to send, so that a failure is known in time.
+ * One upload into the filesystem backend, staged in `.bucketd/uploads`
+ * under its id. Bytes are queued to the disk as they come, and made
+ * durable now and then (see CHECKPOINT_*) so that a crash costs little.
  */
-export async function openTempFile(tmpPath: string, window: FlowWindow): Promise<FileWriter> {
-  const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-  return new FileWriter(descriptor, window);
-}
-
-export class FsUploadSink implements UploadSink {
+export class FsUploadSink implements StagingSink {
+  readonly id: string;
   readonly name: string;
   readonly #target: UploadTarget;
   readonly #services: CommitServices;
+  readonly #stage: UploadStage;
   readonly #file: FileWriter;
   readonly #reservation: Reservation;
+  readonly #record: StagedUpload;
+  /** Where this connection's bytes started (0, or the resume offset). */
+  readonly #start: number;
   #received = 0;
+  #checkpointAt: number;
+  #checkpointing: Promise<void> | undefined;
+  #checkpointFailure: unknown;
   #done = false;
 
-  constructor(target: UploadTarget, file: FileWriter, reservation: Reservation, services: CommitServices) {
-    this.name = target.name;
-    this.#target = target;
+  constructor(record: StagedUpload, file: FileWriter, reservation: Reservation, stage: UploadStage, services: CommitServices) {
+    this.id = record.id;
+    this.name = record.name;
+    this.#record = { ...record };
+    this.#start = record.held;
+    this.#target = { bucket: record.bucket, name: record.name };
     this.#services = services;
+    this.#stage = stage;
     this.#file = file;
     this.#reservation = reservation;
+    this.#checkpointAt = Date.now();
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.#done) throw new Error('write after the upload ended');
+    if (this.#checkpointFailure !== undefined) throw fromOsError(this.#checkpointFailure);
     this.#received += chunk.length;
     this.#reservation.wrote(chunk.length);
     await this.#file.write(chunk).catch((error: unknown) => {
       throw fromOsError(error);
     });
+    if (this.#checkpointing === undefined && (this.#start + this.#received - this.#record.held >= CHECKPOINT_BYTES || Date.now() - this.#checkpointAt >= CHECKPOINT_MS)) {
+      this.#checkpointing = this.#checkpoint().finally(() => {
+        this.#checkpointing = undefined;
+      });
+    }
+  }
+
+  /** fsyncs what reached the kernel, then records it as held; never blocks the writes. */
+  async #checkpoint(): Promise<void> {
+    this.#checkpointAt = Date.now();
+    try {
+      const held = this.#start + (await this.#file.checkpoint());
+      if (held <= this.#record.held && this.#record.held > 0) return;
+      await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
+      this.#record.held = held;
+    } catch (error) {
+      this.#checkpointFailure = error;
+    }
+  }
+
+  async suspend(): Promise<number> {
+    if (this.#done) return this.#record.held;
+    this.#done = true;
+    this.#reservation.release();
+    await this.#checkpointing;
+    let held = this.#record.held;
+    try {
+      await this.#file.close(); // every byte written and fsynced
+      held = this.#start + this.#received;
+    } catch {
+      // A write failed (a full disk): what was durable before it stays held.
+      await this.#file.destroy();
+    }
+    try {
+      await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
+      this.#record.held = held;
+    } catch {
+      // Not recorded: an earlier record (or none) says what is held.
+    }
+    return this.#record.held;
   }
 
   async commit(sha256: string): Promise<StoredFile> {
     if (this.#done) throw new Error('commit after the upload ended');
     this.#done = true;
-    const { bucket, name, tmpPath } = this.#target;
+    const { bucket, name } = this.#target;
+    const partPath = this.#stage.partPath(this.id);
     const { layout, checksums, bucketLocks, fileLocks, folderLocks, trash } = this.#services;
     try {
+      await this.#checkpointing;
       await this.#file.close(); // every byte written and fsynced
-      const identity = await lstat(tmpPath, { bigint: true });
+      const identity = await lstat(partPath, { bigint: true });
       await bucketLocks.run(bucket, 'shared', () =>
         fileLocks.run(`${bucket}/${name}`, 'exclusive', () =>
           folderLocks.run(bucket, 'shared', async () => {
@@ -93,7 +175,7 @@ export class FsUploadSink implements UploadSink {
             await checksums.record(bucket, name, sha256, identity);
             const displaced = await trash.keepAside(finalPath);
             try {
-              await rename(tmpPath, finalPath);
+              await rename(partPath, finalPath);
               await syncDir(path.dirname(finalPath));
             } finally {
               if (displaced) trash.discard(displaced);
@@ -101,7 +183,10 @@ export class FsUploadSink implements UploadSink {
           }),
         ),
       );
-      return { name, size: this.#received, sha256 };
+      // Moved into place: the record has nothing left to describe (a crash
+      // before this line leaves a record without a part, tidied at start).
+      await this.#stage.forget(this.id);
+      return { name, size: Number(identity.size), sha256 };
     } catch (error) {
       await this.#discard();
       throw fromOsError(error, 'NO_SUCH_BUCKET');
@@ -114,11 +199,12 @@ export class FsUploadSink implements UploadSink {
     if (this.#done) return;
     this.#done = true;
     this.#reservation.release();
+    await this.#checkpointing;
     await this.#discard();
   }
 
   async #discard(): Promise<void> {
     await this.#file.destroy();
-    await rm(this.#target.tmpPath, { force: true }).catch(() => undefined);
+    await this.#stage.remove(this.id);
   }
 }

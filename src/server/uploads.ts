@@ -1,0 +1,130 @@
+/**
+ * The server's view of unfinished uploads (protocol 4): which are being
+ * fed now (one connection at a time each), which wait for a resume and how
+ * many bytes they hold (for quotas), and when they expire. The bytes and
+ * the records live in the storage; this keeps what a running server needs
+ * at once, and sweeps the expired ones away.
+ */
+import { randomBytes } from 'node:crypto';
+import { BucketError } from '../errors.js';
+import type { StagedUpload, Storage } from '../storage/storage.js';
+import type { Logger } from './logger.js';
+
+export const DEFAULT_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
+// The sweeper runs this often at most, and at least every tenth of the TTL.
+const SWEEP_EVERY_MS = 60_000;
+
+export class UploadRegistry {
+  readonly #storage: Storage;
+  readonly #logger: Logger;
+  /** 0: never. */
+  readonly ttlMs: number;
+  readonly #busy = new Set<string>();
+  /** Waiting for a resume, by id: their held bytes count against quotas. */
+  readonly #waiting = new Map<string, StagedUpload>();
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
+
+  constructor(storage: Storage, logger: Logger, ttlMs = DEFAULT_UPLOAD_TTL_MS) {
+    this.#storage = storage;
+    this.#logger = logger;
+    this.ttlMs = ttlMs;
+  }
+
+  /** At start: what waits from an earlier run, less what has expired meanwhile; then sweeps now and then. */
+  async start(): Promise<void> {
+    await this.sweep();
+    if (this.ttlMs > 0) this.#timer = setInterval(() => void this.sweep(), Math.max(1000, Math.min(SWEEP_EVERY_MS, this.ttlMs / 10))).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** A new upload's id: 128 random bits. */
+  newId(): string {
+    return randomBytes(16).toString('hex');
+  }
+
+  /** Marks the upload as fed by this connection until the returned function is called; UPLOAD_BUSY if another feeds it. */
+  claim(id: string): () => void {
+    if (this.#busy.has(id)) throw new BucketError('UPLOAD_BUSY', `upload ${id} is being sent on another connection now; try again when it stops`);
+    this.#busy.add(id);
+    this.#waiting.delete(id);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#busy.delete(id);
+    };
+  }
+
+  isBusy(id: string): boolean {
+    return this.#busy.has(id);
+  }
+
+  /** The upload now waits for a resume, holding what it holds. */
+  waiting(upload: StagedUpload): void {
+    if (!this.#busy.has(upload.id)) this.#waiting.set(upload.id, upload);
+  }
+
+  /** The upload is gone (committed, aborted, expired). */
+  gone(id: string): void {
+    this.#waiting.delete(id);
+  }
+
+  /** Bytes held by the bucket's uploads that wait for a resume (those being fed reserve their whole size instead). */
+  heldBytes(bucket: string): number {
+    let bytes = 0;
+    for (const upload of this.#waiting.values()) if (upload.bucket === bucket) bytes += upload.held;
+    return bytes;
+  }
+
+  expiresAt(upload: StagedUpload): Date | undefined {
+    return this.ttlMs > 0 ? new Date(upload.updatedAt.getTime() + this.ttlMs) : undefined;
+  }
+
+  isExpired(upload: StagedUpload, now = Date.now()): boolean {
+    return this.ttlMs > 0 && upload.updatedAt.getTime() + this.ttlMs <= now;
+  }
+
+  /** Removes expired uploads that nobody feeds, and learns what the rest hold. */
+  async sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweep().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweep(): Promise<void> {
+    const now = Date.now();
+    let uploads: StagedUpload[];
+    try {
+      uploads = await this.#storage.stagedUploads();
+    } catch (error) {
+      this.#logger.warn('cannot list unfinished uploads', { error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    const present = new Set<string>();
+    for (const upload of uploads) {
+      if (this.#busy.has(upload.id)) continue;
+      if (!this.isExpired(upload, now)) {
+        present.add(upload.id);
+        this.#waiting.set(upload.id, upload);
+        continue;
+      }
+      const release = this.claim(upload.id);
+      try {
+        const bytes = await this.#storage.abortUpload(upload.id);
+        this.#logger.info('unfinished upload expired', { upload: upload.id, bucket: upload.bucket, name: upload.name, bytes });
+      } catch (error) {
+        if (!(error instanceof BucketError && error.code === 'NO_SUCH_UPLOAD')) this.#logger.warn('cannot remove an expired upload', { upload: upload.id, error: error instanceof Error ? error.message : String(error) });
+      } finally {
+        release();
+        this.#waiting.delete(upload.id);
+      }
+    }
+    // Gone meanwhile by other ways (the storage is the truth); not those that began to wait since the listing.
+    for (const [id, upload] of this.#waiting) if (!present.has(id) && upload.updatedAt.getTime() < now) this.#waiting.delete(id);
+  }
+}
