@@ -8,6 +8,7 @@ import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { downloadFile, uploadFile, type BucketClient } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
+import type { ServerConnection } from '../connection.js';
 import { CliError } from '../errors.js';
 import { isFailure } from '../output.js';
 import { UsageError } from '../options.js';
@@ -146,7 +147,7 @@ export async function runGet(session: VerbSession, jobs: readonly Job[], options
 }
 
 /** Makes a local folder and its parents; a file in the way is LOCAL_PATH_CONFLICT. */
-async function makeFolder(folder: string): Promise<void> {
+export async function makeFolder(folder: string): Promise<void> {
   try {
     await mkdir(folder, { recursive: true });
   } catch (error) {
@@ -174,20 +175,38 @@ async function inPool(
   tally: TransferTally,
   about: (job: Job) => string,
 ): Promise<void> {
+  await inLanes(session, jobs, parallel, (connection, job) => connection.use((client) => work(client, job)), reporter, tally, about);
+}
+
+/**
+ * The pool under put, get and sync: at most `parallel` lanes, each with a
+ * connection of its own that opens only if a job uses it, take the jobs
+ * in order. A job's failure is reported and counted; anything that is not
+ * a failure of ours is a bug and stops all.
+ */
+export async function inLanes<T>(
+  session: VerbSession,
+  jobs: readonly T[],
+  parallel: number,
+  work: (connection: ServerConnection, job: T) => Promise<void>,
+  reporter: Reporter,
+  tally: TransferTally,
+  about: (job: T) => string,
+): Promise<void> {
   let next = 0;
-  const worker = async (): Promise<void> => {
+  const lane = async (): Promise<void> => {
     const connection = session.connection();
     while (next < jobs.length) {
       const job = jobs[next++]!;
       try {
-        await connection.use((client) => work(client, job));
+        await work(connection, job);
       } catch (error) {
         if (!isFailure(error)) throw error;
         fail(reporter, tally, error, about(job));
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, lane));
 }
 
 export function fail(reporter: Reporter, tally: TransferTally, failure: { code: string; message: string }, about?: string): void {
