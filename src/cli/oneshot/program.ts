@@ -13,8 +13,11 @@ import { parseCount, UsageError } from '../options.js';
 import { completionScript, SHELLS, type Shell, type VerbSpec } from './completion-scripts.js';
 import { EXIT, exitCodeOf, exitCodeOfAll } from './exit-codes.js';
 import { parseRemote, showRemote } from './remote.js';
+import { HashCache, hashCachePath } from '../hash-cache.js';
 import { HumanReporter, JsonReporter, type Reporter } from './report.js';
 import { VerbSession } from './session.js';
+import { runSync } from './sync.js';
+import { syncEnds } from './sync-ends.js';
 import { fail, planGet, planPut, runGet, runPut, type TransferTally } from './transfers.js';
 
 /** What each verb's arguments are, for completion. */
@@ -28,6 +31,7 @@ const ARGUMENTS: Record<string, VerbSpec['args']> = {
   ping: 'none',
   put: 'local-then-remote',
   get: 'remote-then-local',
+  sync: 'local-or-remote',
   completion: [...SHELLS],
 };
 const COMPLETION_TIMEOUT_MS = 2000;
@@ -316,6 +320,29 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const planned = jobs.length + tally.failures.length;
         await runGet(session, jobs, options, reporter, tally);
         if (options.recursive || planned > 1) await reporter.emit({ type: 'summary', verb: 'get', done: tally.done, failed: tally.failures.length, bytes: tally.bytes });
+        return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
+      }),
+    );
+
+  program
+    .command('sync')
+    .description('make DST hold what SRC holds, one a local folder and the other BUCKET[/PREFIX]: copies what is missing or differs by SHA-256')
+    .argument('<source>', 'LOCAL-FOLDER or BUCKET[/PREFIX]: what to copy from')
+    .argument('<destination>', 'BUCKET[/PREFIX] or LOCAL-FOLDER: what to bring up to date')
+    .option('--delete', 'also remove from the destination what the source no longer has')
+    .option('--dry-run', 'say what would be copied and deleted; change nothing')
+    .option('--checksum', 'hash every local file of the same size as its remote, trusting no remembered hash')
+    .option('--parallel <n>', 'connections to use at once', '4')
+    .action(
+      run(async (session, reporter, command) => {
+        const [source, destination] = command.processedArgs as [string, string];
+        const opts = command.opts<{ delete?: boolean; dryRun?: boolean; checksum?: boolean; parallel: string }>();
+        const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel') };
+        const ends = await syncEnds(source, destination);
+        const cache = await HashCache.load(hashCachePath(streams.env));
+        const tally = await runSync(session, ends, options, cache, reporter);
+        const { done, bytes, copied, skipped, deleted, hashed } = tally;
+        await reporter.emit({ type: 'summary', verb: 'sync', done, failed: tally.failures.length, bytes, copied, skipped, deleted, hashed, dryRun: options.dryRun });
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
       }),
     );
