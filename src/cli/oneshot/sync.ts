@@ -13,7 +13,7 @@ import { lstat, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { ClientError, downloadFile, uploadFile, type BucketClient, type RemoteFile } from '../../client/index.js';
 import { CliError } from '../errors.js';
-import { hashFile, stampOf, type FileStamp, type HashCache } from '../hash-cache.js';
+import { hashFile, sameStamp, stampOf, type FileStamp, type HashCache } from '../hash-cache.js';
 import { UsageError } from '../options.js';
 import { localPathOf, showRemote } from './remote.js';
 import type { Reporter, SyncReason } from './report.js';
@@ -60,6 +60,8 @@ export async function runSync(session: VerbSession, ends: SyncEnds, options: Syn
   const root = await checkLocalFolder(ends);
   const lister = session.connection();
   const remote = await lister.use((client) => listRemote(client, ends));
+  // The copies have connections of their own; this one need not sit idle meanwhile.
+  await lister.exit().catch(() => lister.close());
   const scan = root === undefined ? { files: new Map<string, LocalFile>(), complete: true } : await scanLocal(root, reporter, tally);
   // Files the cache knows in this folder that are gone now: forget them.
   const present = new Set([...scan.files.values()].map((file) => file.absolute));
@@ -208,7 +210,7 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
     const result = await use((client) => uploadFile(client, local.path, ends.bucket, name));
     // What was sent is what the file holds, if it held still meanwhile.
     const after = await stampNow(local.path);
-    if (before !== undefined && after !== undefined && JSON.stringify(before) === JSON.stringify(after) && after.size === result.size) cache.record(local.absolute, after, result.sha256);
+    if (before !== undefined && after !== undefined && sameStamp(before, after) && after.size === result.size) cache.record(local.absolute, after, result.sha256);
     tally.copied++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'uploaded', bucket: ends.bucket, name: result.name, path: local.path, size: result.size, sha256: result.sha256, reason });
