@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
@@ -263,6 +263,27 @@ test('down: a remote change of size or content, a local edit, --delete and --dry
   assert.deepEqual(counts(deleted), { copied: 1, skipped: total - 1, deleted: 1, hashed: 0, failed: 0 });
   await assert.rejects(stat(path.join(down, 'extra')), { code: 'ENOENT' });
   assert.deepEqual(await snapshot(down), await snapshot(tree));
+});
+
+test('names in another Unicode form are the same file; links are neither sent, followed nor deleted', async () => {
+  const forms = path.join(work, 'forms');
+  await mkdir(path.join(forms, 'sub'), { recursive: true });
+  const decomposed = 'cafe\u0301 nfd.txt';
+  await writeFile(path.join(forms, decomposed), 'decomposed');
+  await writeFile(path.join(forms, 'sub', 'real.txt'), 'real');
+  await symlink(path.join(forms, 'sub', 'real.txt'), path.join(forms, 'link.txt'));
+  await symlink(path.join(forms, 'sub'), path.join(forms, 'linked folder'));
+  const up = await sync('--delete', 'forms', 'box/forms');
+  assert.equal(up.code, 0, up.stderr);
+  assert.deepEqual([...(await remoteHashes('forms/')).keys()].sort(), ['caf\u00e9 nfd.txt', 'sub/real.txt']);
+  assert.deepEqual(counts(await sync('--delete', 'forms', 'box/forms')), { copied: 0, skipped: 2, deleted: 0, hashed: 0, failed: 0 });
+
+  // Down into the same folder: the decomposed name is the file the server has; the links stay as they are.
+  const down = await sync('--delete', 'box/forms', './forms');
+  assert.deepEqual(counts(down), { copied: 0, skipped: 2, deleted: 0, hashed: 0, failed: 0 });
+  assert.ok((await lstat(path.join(forms, 'link.txt'))).isSymbolicLink());
+  assert.ok((await lstat(path.join(forms, 'linked folder'))).isSymbolicLink());
+  assert.deepEqual((await readdir(forms)).sort(), [decomposed, 'link.txt', 'linked folder', 'sub'].sort());
 });
 
 test('which side is remote: a path written as local, else the one on disk; otherwise a usage error', async () => {
