@@ -286,6 +286,20 @@ test('names in another Unicode form are the same file; links are neither sent, f
   assert.deepEqual((await readdir(forms)).sort(), [decomposed, 'link.txt', 'linked folder', 'sub'].sort());
 });
 
+test('a folder that holds the hash cache (a home folder) is synced without it', async () => {
+  const home = path.join(work, 'home');
+  await mkdir(home);
+  await writeFile(path.join(home, 'notes.txt'), 'notes');
+  const env = { XDG_CACHE_HOME: path.join(home, '.cache'), BUCKET_SERVER: undefined, BUCKET_PROFILE: undefined, BUCKET_USER: undefined };
+  for (const copied of [1, 0]) {
+    const result = await runBucket(['--port', String(server.port), 'sync', 'home', 'box/home'], '', { cwd: work, env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^sync: ${copied} copied`, 'm'));
+  }
+  assert.ok((await stat(path.join(home, '.cache', 'bucket', 'hashes.json'))).isFile());
+  assert.deepEqual([...(await remoteHashes('home/')).keys()], ['notes.txt']);
+});
+
 test('which side is remote: a path written as local, else the one on disk; otherwise a usage error', async () => {
   await writeFile(path.join(work, 'a-file'), 'x');
   const exits = async (args: string[], code: number, stderr: RegExp): Promise<void> => {

@@ -62,7 +62,7 @@ export async function runSync(session: VerbSession, ends: SyncEnds, options: Syn
   const remote = await lister.use((client) => listRemote(client, ends));
   // The copies have connections of their own; this one need not sit idle meanwhile.
   await lister.exit().catch(() => lister.close());
-  const scan = root === undefined ? { files: new Map<string, LocalFile>(), complete: true } : await scanLocal(root, reporter, tally);
+  const scan = root === undefined ? { files: new Map<string, LocalFile>(), complete: true } : await scanLocal(root, cache.file, reporter, tally);
   // Files the cache knows in this folder that are gone now: forget them.
   const present = new Set([...scan.files.values()].map((file) => file.absolute));
   for (const absolute of cache.pathsUnder(path.resolve(ends.local))) if (!present.has(absolute)) cache.forget(absolute);
@@ -119,11 +119,11 @@ async function listRemote(client: BucketClient, ends: SyncEnds): Promise<Map<str
 
 /**
  * The regular files under `root`, by their paths inside it joined by "/"
- * and normalised to NFC as the server keeps names. Links and special
- * files are skipped; a folder that cannot be read is reported, and the
- * scan marked incomplete.
+ * and normalised to NFC as the server keeps names. Links, special files
+ * and the hash cache are skipped; a folder that cannot be read is
+ * reported, and the scan marked incomplete.
  */
-async function scanLocal(root: string, reporter: Reporter, tally: TransferTally): Promise<{ files: Map<string, LocalFile>; complete: boolean }> {
+async function scanLocal(root: string, cacheFile: string, reporter: Reporter, tally: TransferTally): Promise<{ files: Map<string, LocalFile>; complete: boolean }> {
   const files = new Map<string, LocalFile>();
   let complete = true;
   const walk = async (folder: string, relative: string): Promise<void> => {
@@ -143,7 +143,8 @@ async function scanLocal(root: string, reporter: Reporter, tally: TransferTally)
         await walk(local, name);
         continue;
       }
-      if (!entry.isFile()) continue;
+      // The hash cache (and its temporary files) changes with every run: never part of one.
+      if (!entry.isFile() || path.resolve(local).startsWith(cacheFile)) continue;
       let stats: BigIntStats;
       try {
         stats = await lstat(local, { bigint: true });
