@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
@@ -331,6 +331,27 @@ test('which side is remote: a path written as local, else the one on disk; other
   assert.equal(missing.code, 3);
   assert.deepEqual(JSON.parse(missing.stderr), { type: 'error', code: 'NO_SUCH_BUCKET', message: 'no bucket "nosuchbucket"', exit: 3 });
   assert.equal(missing.stdout, '');
+});
+
+// Root reads every folder, so this runs only for other users.
+test('a local folder that cannot be read: the rest is copied, and nothing is deleted', { skip: process.getuid?.() === 0 ? 'root can read any folder' : false }, async () => {
+  const locked = path.join(work, 'locked');
+  await mkdir(path.join(locked, 'open'), { recursive: true });
+  await mkdir(path.join(locked, 'shut'));
+  await writeFile(path.join(locked, 'open', 'a.txt'), 'a');
+  await writeFile(path.join(locked, 'shut', 'b.txt'), 'b');
+  assert.equal((await sync('locked', 'box/locked')).summary.copied, 2);
+  await writeFile(path.join(locked, 'open', 'c.txt'), 'c');
+  await chmod(path.join(locked, 'shut'), 0o000);
+  try {
+    const run = await sync('--delete', 'locked', 'box/locked');
+    assert.equal(run.code, 1);
+    assert.deepEqual(counts(run), { copied: 1, skipped: 1, deleted: 0, hashed: 0, failed: 2 });
+    assert.deepEqual(run.stderr.trim().split('\n').map((line) => (JSON.parse(line) as Line).code), ['LOCAL_FILE_ERROR', 'SYNC_INCOMPLETE']);
+    assert.ok((await remoteHashes('locked/')).has('shut/b.txt'));
+  } finally {
+    await chmod(path.join(locked, 'shut'), 0o755);
+  }
 });
 
 test('a file that fails does not stop the others; the run ends non-zero with its summary', async () => {
