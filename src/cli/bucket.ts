@@ -41,6 +41,8 @@ One-shot verbs, for scripts: bucket [options] VERB [verb options] ARGS
   rm BUCKET/KEY... [-r]   stat BUCKET/KEY   cat BUCKET/KEY   ping
   put LOCAL... BUCKET[/KEY|/PREFIX/] [-r] [--parallel N]
   get BUCKET/KEY... [LOCAL] [-r] [--parallel N] [--force]
+  sync SRC DST [--delete] [--dry-run] [--checksum] [--parallel N]
+    (one a local folder, the other BUCKET[/PREFIX]; either way)
   with --server bucket://[user@]host[:port] (env BUCKET_SERVER), --profile NAME,
   --json, --progress (a line a second off a terminal), --no-progress;
   bucket VERB --help shows a verb's options. Exit codes: 0 done,

@@ -16,6 +16,7 @@ export const CLI_ERRORS = {
   NEEDS_RECURSIVE: 'the local path is a folder; add -r to copy what it holds',
   LOCAL_PATH_CONFLICT: 'a local file stands where a folder is needed, or a folder where a file goes',
   UNSAFE_NAME: 'a remote name that cannot be a local path',
+  SYNC_INCOMPLETE: 'part of the local folder could not be read, so sync deleted nothing',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERRORS;

@@ -28,8 +28,10 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
     await fd.close(descriptor);
     throw error instanceof ClientError ? error : localError(`cannot read ${localPath}`, error);
   }
-  // The stream takes over the descriptor and closes it when done.
-  const source = createReadStream('', { fd: descriptor, highWaterMark: CHUNK_BYTES });
+  // The stream takes over the descriptor and closes it when done. Its
+  // buffer is no larger than the file: a read allocates a whole buffer, and
+  // 4 MiB for each of thousands of small files keeps the collector busy.
+  const source = createReadStream('', { fd: descriptor, highWaterMark: Math.max(1, Math.min(CHUNK_BYTES, size)) });
   try {
     return await client.upload(bucket, name ?? path.basename(localPath), source, size, options);
   } finally {

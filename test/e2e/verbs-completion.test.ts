@@ -76,10 +76,13 @@ test('remote buckets, then keys one level at a time, escaped for the shell', asy
   assert.deepEqual(lines(viaPort.stdout), ['albums/2026/trip/']);
 });
 
-test('local paths for put, and both kinds for get', async () => {
+test('local paths for put, and both kinds for get and sync', async () => {
   assert.deepEqual(lines((await bash('complete bucket put pho')).stdout), ['photos/']);
   assert.deepEqual(lines((await bash('complete bucket put photos/c')).stdout), ['photos/cat.jpg ']);
   assert.deepEqual(lines((await bash('complete bucket get arc')).stdout), ['archive/']);
+  // sync takes either kind in either place.
+  assert.deepEqual(lines((await bash('complete bucket sync pho')).stdout), ['photos/']);
+  assert.deepEqual(lines((await bash('complete bucket sync photos arc')).stdout), ['archive/']);
 });
 
 test('offline, remote completion offers nothing and says nothing', async () => {
@@ -103,7 +106,7 @@ test('zsh and fish scripts cover every verb; an unknown shell is a usage error',
   assert.match(zsh.stdout, /complete -F _bucket bucket/);
   const fish = await runBucket(['completion', 'fish'], '');
   assert.equal(fish.code, 0);
-  for (const verb of ['ls', 'mb', 'rb', 'rm', 'stat', 'cat', 'ping', 'put', 'get']) assert.match(fish.stdout, new RegExp(`^complete -c bucket -n "not __fish_seen_subcommand_from [^"]*" -a ${verb}$`, 'm'));
+  for (const verb of ['ls', 'mb', 'rb', 'rm', 'stat', 'cat', 'ping', 'put', 'get', 'sync']) assert.match(fish.stdout, new RegExp(`^complete -c bucket -n "not __fish_seen_subcommand_from [^"]*" -a ${verb}$`, 'm'));
   assert.match(fish.stdout, /^complete -c bucket -n "__fish_seen_subcommand_from ls" -s r$/m);
   assert.match(fish.stdout, /bucket __complete \(commandline -ct\)/);
   const unknown = await runBucket(['completion', 'tcsh'], '');

@@ -10,7 +10,7 @@ export interface VerbSpec {
   name: string;
   options: string[];
   /** What its arguments are: remote paths, local paths, both, or a fixed list. */
-  args: 'remote' | 'local-then-remote' | 'remote-then-local' | 'none' | string[];
+  args: 'remote' | 'local-then-remote' | 'remote-then-local' | 'local-or-remote' | 'none' | string[];
 }
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -86,7 +86,7 @@ ${argCases}
   compopt -o nospace 2>/dev/null
   case "$kind" in
     remote) _bucket_remote "\${COMP_WORDS[0]}" "$cur" "\${server[@]}" ;;
-    local-then-remote) _bucket_local "$cur"; _bucket_remote "\${COMP_WORDS[0]}" "$cur" "\${server[@]}" ;;
+    local-then-remote|local-or-remote) _bucket_local "$cur"; _bucket_remote "\${COMP_WORDS[0]}" "$cur" "\${server[@]}" ;;
     remote-then-local) _bucket_remote "\${COMP_WORDS[0]}" "$cur" "\${server[@]}"; _bucket_local "$cur" ;;
     words:*) compopt +o nospace 2>/dev/null; COMPREPLY=($(compgen -W "\${kind#words:}" -- "$cur")); return 0 ;;
   esac
@@ -110,8 +110,9 @@ function fishScript(verbs: readonly VerbSpec[], globalOptions: readonly string[]
     }
     const kind = verb.args;
     if (Array.isArray(kind)) lines.push(`complete -c bucket ${when} -a "${kind.join(' ')}"`);
-    if (kind === 'remote' || kind === 'local-then-remote' || kind === 'remote-then-local') lines.push(`complete -c bucket ${when} -a "(bucket __complete (commandline -ct) 2>/dev/null)"`);
-    if (kind === 'local-then-remote' || kind === 'remote-then-local') lines.push(`complete -c bucket ${when} -F`);
+    const both = kind === 'local-then-remote' || kind === 'remote-then-local' || kind === 'local-or-remote';
+    if (kind === 'remote' || both) lines.push(`complete -c bucket ${when} -a "(bucket __complete (commandline -ct) 2>/dev/null)"`);
+    if (both) lines.push(`complete -c bucket ${when} -F`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -10,6 +10,7 @@ import type { BucketClient, RemoteEntry } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { plural } from '../format.js';
+import { HashCache, hashCachePath } from '../hash-cache.js';
 import { isFailure } from '../output.js';
 import { parseCount, UsageError } from '../options.js';
 import { completionScript, SHELLS, type Shell, type VerbSpec } from './completion-scripts.js';
@@ -18,6 +19,8 @@ import { parseRemote, showRemote } from './remote.js';
 import { HumanReporter, JsonReporter, type Reporter } from './report.js';
 import { VerbSession } from './session.js';
 import { besideProgress, openProgress, progressMode, type ProgressMode } from './progress-display.js';
+import { runSync } from './sync.js';
+import { syncEnds } from './sync-ends.js';
 import { fail, planGet, planPut, plannedBytes, runGet, runPut, type TransferTally } from './transfers.js';
 
 /** What each verb's arguments are, for completion. */
@@ -31,6 +34,7 @@ const ARGUMENTS: Record<string, VerbSpec['args']> = {
   ping: 'none',
   put: 'local-then-remote',
   get: 'remote-then-local',
+  sync: 'local-or-remote',
   completion: [...SHELLS],
 };
 const COMPLETION_TIMEOUT_MS = 2000;
@@ -354,6 +358,29 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
           await board.finish();
         }
         if (options.recursive || planned > 1) await reporter.emit({ type: 'summary', verb: 'get', done: tally.done, failed: tally.failures.length, bytes: tally.bytes });
+        return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
+      }),
+    );
+
+  program
+    .command('sync')
+    .description('make DST hold what SRC holds, one a local folder and the other BUCKET[/PREFIX]: copies what is missing or differs by SHA-256')
+    .argument('<source>', 'LOCAL-FOLDER or BUCKET[/PREFIX]: what to copy from')
+    .argument('<destination>', 'BUCKET[/PREFIX] or LOCAL-FOLDER: what to bring up to date')
+    .option('--delete', 'also remove from the destination what the source no longer has')
+    .option('--dry-run', 'say what would be copied and deleted; change nothing')
+    .option('--checksum', 'hash every local file of the same size as its remote, trusting no remembered hash')
+    .option('--parallel <n>', 'connections to use at once', '4')
+    .action(
+      run(async (session, reporter, command) => {
+        const [source, destination] = command.processedArgs as [string, string];
+        const opts = command.opts<{ delete?: boolean; dryRun?: boolean; checksum?: boolean; parallel: string }>();
+        const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel') };
+        const ends = await syncEnds(source, destination);
+        const cache = await HashCache.load(hashCachePath(streams.env));
+        const tally = await runSync(session, ends, options, cache, reporter);
+        const { done, bytes, copied, skipped, deleted, hashed } = tally;
+        await reporter.emit({ type: 'summary', verb: 'sync', done, failed: tally.failures.length, bytes, copied, skipped, deleted, hashed, dryRun: options.dryRun });
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
       }),
     );

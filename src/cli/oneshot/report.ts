@@ -19,9 +19,33 @@ export type VerbRecord =
   | { type: 'file'; bucket: string; name: string; size: number; modified: Date; sha256: string | null }
   | { type: 'folder'; bucket: string; name: string }
   | { type: 'deleted'; bucket: string; name: string }
-  | { type: 'uploaded'; bucket: string; name: string; path: string; size: number; sha256: string }
-  | { type: 'downloaded'; bucket: string; name: string; path: string; size: number; sha256: string }
-  | { type: 'summary'; verb: string; done: number; failed: number; bytes: number };
+  /** `reason` only from sync. */
+  | { type: 'uploaded'; bucket: string; name: string; path: string; size: number; sha256: string; reason?: SyncReason }
+  | { type: 'downloaded'; bucket: string; name: string; path: string; size: number; sha256: string; reason?: SyncReason }
+  | { type: 'deleted-local'; path: string }
+  | { type: 'would-upload'; bucket: string; name: string; path: string; size: number; reason: SyncReason }
+  | { type: 'would-download'; bucket: string; name: string; path: string; size: number; reason: SyncReason }
+  | { type: 'would-delete'; bucket: string; name: string }
+  | { type: 'would-delete-local'; path: string }
+  | { type: 'summary'; verb: string; done: number; failed: number; bytes: number }
+  | SyncSummary;
+
+/** Why sync copies a file: the destination lacks it, or its size or SHA-256 differs. */
+export type SyncReason = 'new' | 'size' | 'content';
+
+/** sync's last record: `done` is copied + deleted; with --dry-run, the counts are what would be. */
+export interface SyncSummary {
+  type: 'summary';
+  verb: 'sync';
+  done: number;
+  failed: number;
+  bytes: number;
+  copied: number;
+  skipped: number;
+  deleted: number;
+  hashed: number;
+  dryRun: boolean;
+}
 
 export interface ReportOptions {
   out: NodeJS.WritableStream;
@@ -94,10 +118,21 @@ export class HumanReporter implements Reporter {
       case 'deleted':
         return `deleted ${printable(record.bucket)}/${printable(record.name)}`;
       case 'uploaded':
-        return `uploaded ${printable(record.path)} -> ${printable(record.bucket)}/${printable(record.name)} (${humanSize(record.size)}, sha256 ${record.sha256})`;
+        return `uploaded ${printable(record.path)} -> ${printable(record.bucket)}/${printable(record.name)} (${humanSize(record.size)}, ${record.reason === undefined ? '' : `${REASONS[record.reason]}, `}sha256 ${record.sha256})`;
       case 'downloaded':
-        return `downloaded ${printable(record.bucket)}/${printable(record.name)} -> ${printable(record.path)} (${humanSize(record.size)}, sha256 verified)`;
+        return `downloaded ${printable(record.bucket)}/${printable(record.name)} -> ${printable(record.path)} (${humanSize(record.size)}, ${record.reason === undefined ? '' : `${REASONS[record.reason]}, `}sha256 verified)`;
+      case 'deleted-local':
+        return `deleted ${printable(record.path)}`;
+      case 'would-upload':
+        return `would upload ${printable(record.path)} -> ${printable(record.bucket)}/${printable(record.name)} (${humanSize(record.size)}, ${REASONS[record.reason]})`;
+      case 'would-download':
+        return `would download ${printable(record.bucket)}/${printable(record.name)} -> ${printable(record.path)} (${humanSize(record.size)}, ${REASONS[record.reason]})`;
+      case 'would-delete':
+        return `would delete ${printable(record.bucket)}/${printable(record.name)}`;
+      case 'would-delete-local':
+        return `would delete ${printable(record.path)}`;
       case 'summary':
+        if ('copied' in record) return syncSummaryLine(record);
         return `${record.verb}: ${plural(record.done, 'file')}${record.verb === 'rm' ? ' deleted' : ` (${humanSize(record.bytes)})`}${record.failed > 0 ? `, ${record.failed} failed` : ''}`;
       default:
         return assertNever(record);
@@ -107,6 +142,15 @@ export class HumanReporter implements Reporter {
   failure(failure: { code: string; message: string }, about?: string): void {
     this.#err.write(`error: ${about === undefined ? '' : `${printable(about)}: `}${printable(failure.message)}\n`);
   }
+}
+
+const REASONS: Record<SyncReason, string> = { new: 'new', size: 'size differs', content: 'content differs' };
+
+/** sync: 3 copied (1.2 MiB), 40 skipped, 1 deleted, 2 hashed[, 1 failed] — or, dry, what would be. */
+function syncSummaryLine(record: SyncSummary): string {
+  const failed = record.failed > 0 ? `, ${record.failed} failed` : '';
+  if (record.dryRun) return `sync (dry run): ${record.copied} to copy (${humanSize(record.bytes)}), ${record.skipped} skipped, ${record.deleted} to delete, ${record.hashed} hashed${failed}`;
+  return `sync: ${record.copied} copied (${humanSize(record.bytes)}), ${record.skipped} skipped, ${record.deleted} deleted, ${record.hashed} hashed${failed}`;
 }
 
 /** Writes, then waits while the reader is behind. */

@@ -8,6 +8,7 @@ import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { downloadFile, uploadFile, type BucketClient } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
+import type { ServerConnection } from '../connection.js';
 import { CliError } from '../errors.js';
 import { isFailure } from '../output.js';
 import { UsageError } from '../options.js';
@@ -181,7 +182,7 @@ function progressOf(file: TransferHandle): (done: number, total: number) => void
 }
 
 /** Makes a local folder and its parents; a file in the way is LOCAL_PATH_CONFLICT. */
-async function makeFolder(folder: string): Promise<void> {
+export async function makeFolder(folder: string): Promise<void> {
   try {
     await mkdir(folder, { recursive: true });
   } catch (error) {
@@ -197,8 +198,7 @@ function ownName(key: string): string {
 
 /**
  * Runs `work` for every job over at most `parallel` connections, each
- * job on one connection from start to end. A job's failure is reported
- * and counted; anything that is not a failure of ours is a bug and stops all.
+ * job on one connection from start to end, each shown on the board.
  */
 async function inPool(
   session: VerbSession,
@@ -210,24 +210,45 @@ async function inPool(
   about: (job: Job) => string,
   board: ProgressBoard,
 ): Promise<void> {
+  const lanes = { board, sizeOf: (job: Job) => job.size ?? 0 };
+  await inLanes(session, jobs, parallel, (connection, job, onProgress) => connection.use((client) => work(client, job, onProgress)), reporter, tally, about, lanes);
+}
+
+/**
+ * The pool under put, get and sync: at most `parallel` lanes, each with a
+ * connection of its own that opens only if a job uses it, take the jobs
+ * in order; each job is a file on the board, when there is one. A job's
+ * failure is reported and counted; anything that is not a failure of ours
+ * is a bug and stops all.
+ */
+export async function inLanes<T>(
+  session: VerbSession,
+  jobs: readonly T[],
+  parallel: number,
+  work: (connection: ServerConnection, job: T, onProgress: (done: number, total: number) => void) => Promise<void>,
+  reporter: Reporter,
+  tally: TransferTally,
+  about: (job: T) => string,
+  shown?: { board: ProgressBoard; sizeOf: (job: T) => number },
+): Promise<void> {
   let next = 0;
-  const worker = async (): Promise<void> => {
+  const lane = async (): Promise<void> => {
     const connection = session.connection();
     while (next < jobs.length) {
       const job = jobs[next++]!;
-      const file = board.start(about(job), job.size ?? 0);
-      const onProgress = progressOf(file);
+      const file = shown?.board.start(about(job), shown.sizeOf(job));
+      const onProgress = file === undefined ? () => undefined : progressOf(file);
       try {
-        await connection.use((client) => work(client, job, onProgress));
-        file.done();
+        await work(connection, job, onProgress);
+        file?.done();
       } catch (error) {
-        file.failed();
+        file?.failed();
         if (!isFailure(error)) throw error;
         fail(reporter, tally, error, about(job));
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, lane));
 }
 
 export function fail(reporter: Reporter, tally: TransferTally, failure: { code: string; message: string }, about?: string): void {
