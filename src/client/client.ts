@@ -32,6 +32,7 @@ import {
   readTyped,
   readTypedItem,
   UnexpectedReply,
+  UPLOAD_ABORTED,
   UPLOAD_GO_AHEAD,
   UPLOAD_STORED,
   type BucketEntry,
@@ -108,6 +109,9 @@ const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
 // How long a failed upload waits for the server's reason.
 const LATE_REPLY_MS = 1000;
+// A cancelled upload's abort is tried this many times, this far apart, while the server still counts it busy.
+const ABANDON_ATTEMPTS = 10;
+const ABANDON_PAUSE_MS = 100;
 
 /** The socket and reader of one connection; a client may open several in turn. */
 interface Link {
@@ -314,8 +318,32 @@ export class BucketClient {
    * server checks the SHA-256 computed here as the bytes go; it stores
    * nothing unless every byte arrived intact.
    */
-  upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions = {}): Promise<TransferResult> {
-    return this.#exclusive(() => this.#cancellable(options.signal, () => this.#upload(bucket, name, source, size, options)));
+  async upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions = {}): Promise<TransferResult> {
+    const started: { uploadId?: string } = {};
+    try {
+      return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#upload(bucket, name, source, size, options, started)));
+    } catch (error) {
+      // Cancelled on purpose: what the server staged for a resume is not wanted.
+      if (error instanceof ClientError && error.code === 'CANCELLED' && started.uploadId !== undefined) await this.#abandon(started.uploadId);
+      throw error;
+    }
+  }
+
+  /**
+   * Aborts a staged upload on a fresh connection, as best it can: the
+   * server may take a moment to notice that the old connection, which fed
+   * it, is gone (UPLOAD_BUSY meanwhile).
+   */
+  async #abandon(uploadId: string): Promise<void> {
+    for (let attempt = 0; attempt < ABANDON_ATTEMPTS; attempt++) {
+      try {
+        await this.#exclusive(() => this.#request({ command: 'ABORT_UPLOAD', id: uploadId }, UPLOAD_ABORTED));
+        return;
+      } catch (error) {
+        if (!(error instanceof BucketError && error.code === 'UPLOAD_BUSY')) return; // gone already, or out of reach: it expires
+        await new Promise((resolve) => setTimeout(resolve, ABANDON_PAUSE_MS));
+      }
+    }
   }
 
   /**
@@ -344,8 +372,9 @@ export class BucketClient {
     this.#link.socket.destroy();
   }
 
-  async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions): Promise<TransferResult> {
+  async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions, started: { uploadId?: string }): Promise<TransferResult> {
     const goAhead = await this.#request({ command: 'UPLOAD_FILE', bucket, name, size }, UPLOAD_GO_AHEAD);
+    if (goAhead.uploadId !== undefined) started.uploadId = goAhead.uploadId;
     const link = this.#link;
     // The server may answer before the body is done (a disk that filled
     // up); watch for that while sending.
