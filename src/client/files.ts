@@ -21,6 +21,8 @@ import { backoffMs, codeOf, DEFAULT_RETRIES, failureOf, isRetryable, sleep, type
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+// Resumes met by NO_SUCH_UPLOAD right after a break, before starting over.
+const UNSEEN_RETRIES = 2;
 
 export interface UploadFileOptions extends UploadOptions, RetryOptions {
   /**
@@ -65,10 +67,13 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   let resumes = 0;
   let startedOver = false;
   let lastFailure: unknown;
+  let reconnect = false;
+  let unseen = 0;
   let heldBefore = -1;
   for (;;) {
     try {
-      if (lastFailure !== undefined) await client.reconnect();
+      if (reconnect) await client.reconnect();
+      reconnect = false;
       if (uploadId === undefined) {
         const result = await uploadOnce(client, file, bucket, remoteName, {
           ...options,
@@ -99,7 +104,13 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
     } catch (error) {
       const code = codeOf(error);
       uploadId ??= uploadIdOf(error);
-      if (code === 'NO_SUCH_UPLOAD' && !startedOver) {
+      if (code === 'NO_SUCH_UPLOAD' && lastFailure !== undefined && unseen < UNSEEN_RETRIES) {
+        // Just after a break the server may not have staged what it received yet.
+        unseen++;
+        await sleep(backoffMs(unseen + 1), options.signal);
+        continue;
+      }
+      if (code === "NO_SUCH_UPLOAD" && !startedOver) {
         // Committed, aborted or expired meanwhile: send it whole, once.
         startedOver = true;
         uploadId = undefined;
@@ -116,6 +127,7 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
       failures++;
       resumes++;
       lastFailure = error;
+      reconnect = true;
       await sleep(backoffMs(failures), options.signal);
     }
   }
@@ -343,6 +355,7 @@ async function openPartial(filePath: string, append: boolean): Promise<WriteStre
 
 /** Writes to `file`, feeding `hash` every byte; ending it closes (and fsyncs) the file. */
 function hashingWriter(file: WriteStream, hash: Hash): Writable {
+  file.on('error', () => undefined); // surfaced through the writes' callbacks and the close
   return new Writable({
     highWaterMark: CHUNK_BYTES,
     write(chunk: Buffer, _encoding, callback) {
