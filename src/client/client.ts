@@ -394,6 +394,8 @@ export class BucketClient {
 
   /** The unfinished uploads this user may resume or abort (of one bucket, if given), oldest first. Protocol 4. */
   async listUploads(bucket?: string): Promise<RemoteUpload[]> {
+    // Before protocol 4 nothing unfinished is kept.
+    if ((await this.#serverProtocol()) < 4) return [];
     return collect(this.#iterateList(bucket === undefined ? { command: 'LIST_UPLOADS' } : { command: 'LIST_UPLOADS', bucket }, UPLOAD_ITEM));
   }
 

@@ -65,6 +65,7 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   }
   let failures = 0;
   let resumes = 0;
+  let firstFailure: unknown;
   let startedOver = false;
   let lastFailure: unknown;
   let reconnect = false;
@@ -123,7 +124,9 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
         await journal?.remove(key);
         throw error;
       }
-      if (!isRetryable(error) || failures >= retries || options.signal?.aborted === true) throw error;
+      if (!isRetryable(error) || options.signal?.aborted === true) throw error;
+      if (failures >= retries) throw givenUp(error, firstFailure ?? error, failures);
+      firstFailure ??= error;
       failures++;
       resumes++;
       lastFailure = error;
@@ -131,6 +134,19 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
       await sleep(backoffMs(failures), options.signal);
     }
   }
+}
+
+/**
+ * The error to end with after the last retry: a lost connection that
+ * could not be made again is still a lost connection (not the refusal
+ * the last reconnect met), and says how often it was tried.
+ */
+function givenUp(last: unknown, first: unknown, retried: number): unknown {
+  if (retried === 0 || first === last || codeOf(first) !== 'CONNECTION_LOST' || codeOf(last) === 'CONNECTION_LOST') return last;
+  const error = new ClientError('CONNECTION_LOST', `${(first as Error).message}; gave up after ${retried} ${retried === 1 ? 'retry' : 'retries'} (${(last as Error).message})`, { cause: last });
+  const uploadId = uploadIdOf(first) ?? uploadIdOf(last);
+  if (uploadId !== undefined) (error as { uploadId?: string }).uploadId = uploadId;
+  return error;
 }
 
 /** One plain upload: the whole file, on the connection as it is. */
@@ -236,6 +252,7 @@ export async function downloadFile(
   const base = path.basename(finalPath);
   let failures = 0;
   let resumes = 0;
+  let firstFailure: unknown;
   let lastFailure: unknown;
   let reconnect = false;
   let startedOver = false;
@@ -290,9 +307,12 @@ export async function downloadFile(
         reconnect = error instanceof RemoteChanged;
         continue;
       }
-      const resumable = attempt?.named === true && (isRetryable(error) || codeOf(error) === 'CANCELLED');
+      // A partial kept after a broken connection is resumed by the next try, or the next run; a cancel means the file is not wanted.
+      const resumable = attempt?.named === true && isRetryable(error);
       if (attempt !== undefined && !resumable) await unlink(attempt.path).catch(() => undefined);
-      if (!isRetryable(error) || failures >= retries || options.signal?.aborted === true) throw downloadFailure(error, finalPath);
+      if (!isRetryable(error) || options.signal?.aborted === true) throw downloadFailure(error, finalPath);
+      if (failures >= retries) throw givenUp(error, firstFailure ?? error, failures);
+      firstFailure ??= error;
       if (attempt !== undefined && resumable && ((await stat(attempt.path).catch(() => undefined))?.size ?? 0) > offset) failures = 0; // it moved forward
       failures++;
       resumes++;

@@ -19,7 +19,7 @@ import { localPathOf, showRemote } from './remote.js';
 import type { Reporter, SyncReason } from './report.js';
 import type { VerbSession } from './session.js';
 import type { SyncEnds } from './sync-ends.js';
-import { fail, inLanes, makeFolder, type TransferTally } from './transfers.js';
+import { fail, inLanes, makeFolder, reportResumes, type TransferTally } from './transfers.js';
 
 export interface SyncOptions {
   delete: boolean;
@@ -208,7 +208,7 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
       return;
     }
     const before = await stampNow(local.path);
-    const result = await use((client) => uploadFile(client, local.path, ends.bucket, name));
+    const result = await use((client) => uploadFile(client, local.path, ends.bucket, name, { onResume: reportResumes(reporter, 'upload', local.path) }));
     // What was sent is what the file holds, if it held still meanwhile.
     const after = await stampNow(local.path);
     if (before !== undefined && after !== undefined && sameStamp(before, after) && after.size === result.size) cache.record(local.absolute, after, result.sha256);
@@ -228,7 +228,7 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
   await makeFolder(path.dirname(target));
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) throw new CliError('LOCAL_PATH_CONFLICT', `${existing.isDirectory() ? 'a folder' : 'something other than a file'} stands where ${target} goes`);
-  const result = await use((client) => downloadFile(client, ends.bucket, remote.name, target, { overwrite: true }));
+  const result = await use((client) => downloadFile(client, ends.bucket, remote.name, target, { overwrite: true, onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)) }));
   // The file's time is the time the server stored it, as `aws s3 sync` does.
   await utimes(target, remote.modifiedAt, remote.modifiedAt).catch(() => undefined);
   const stamp = await stampNow(target);

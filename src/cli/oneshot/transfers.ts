@@ -6,7 +6,7 @@
  */
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { downloadFile, uploadFile, type BucketClient } from '../../client/index.js';
+import { downloadFile, uploadFile, type BucketClient, type ResumeInfo, type UploadJournal } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import type { ServerConnection } from '../connection.js';
 import { CliError } from '../errors.js';
@@ -15,7 +15,7 @@ import { UsageError } from '../options.js';
 import { localPathOf, showRemote, type RemotePath } from './remote.js';
 import { NO_BOARD } from './progress-display.js';
 import type { ProgressBoard, TransferHandle } from './progress-board.js';
-import type { Reporter } from './report.js';
+import type { Reporter, ResumedRecord } from './report.js';
 import type { VerbSession } from './session.js';
 
 export interface TransferTally {
@@ -89,9 +89,20 @@ async function* filesUnder(folder: string, relative = ''): AsyncGenerator<string
   }
 }
 
-export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD): Promise<void> {
+/** How broken transfers go on: the retry budget, and where upload ids in flight are remembered. */
+export interface ResumeSettings {
+  retries?: number;
+  journal?: UploadJournal;
+}
+
+/** The library's onResume, reported as a `resumed` record about `about`. */
+export function reportResumes(reporter: Reporter, direction: ResumedRecord['direction'], about: string): (info: ResumeInfo) => void {
+  return (info) => reporter.resumed({ type: 'resumed', direction, about, offset: info.offset, size: info.size, attempt: info.attempt, cause: info.cause?.code ?? null });
+}
+
+export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, parallel, async (client, job, onProgress) => {
-    const result = await uploadFile(client, job.local, job.bucket, job.key, { onProgress });
+    const result = await uploadFile(client, job.local, job.bucket, job.key, { onProgress, ...resume, onResume: reportResumes(reporter, 'upload', job.local) });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'uploaded', bucket: job.bucket, name: result.name, path: job.local, size: result.size, sha256: result.sha256 });
@@ -139,7 +150,7 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
   return jobs;
 }
 
-export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD): Promise<void> {
+export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, options.parallel, async (client, job, onProgress) => {
     let target = job.local;
     if (options.recursive) {
@@ -149,7 +160,12 @@ export async function runGet(session: VerbSession, jobs: readonly Job[], options
     } else {
       target = job.local;
     }
-    const result = await downloadFile(client, job.bucket, job.key, target, { overwrite: options.force, onProgress });
+    const result = await downloadFile(client, job.bucket, job.key, target, {
+      overwrite: options.force,
+      onProgress,
+      ...(resume.retries === undefined ? {} : { retries: resume.retries }),
+      onResume: reportResumes(reporter, 'download', showRemote(job.bucket, job.key)),
+    });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'downloaded', bucket: job.bucket, name: result.name, path: result.path, size: result.size, sha256: result.sha256 });
