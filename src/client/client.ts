@@ -170,6 +170,9 @@ const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
 // How long a failed upload waits for the server's reason.
 const LATE_REPLY_MS = 1000;
+// A cancelled upload's abort is tried this many times, this far apart, while the server still counts it busy.
+const ABANDON_ATTEMPTS = 10;
+const ABANDON_PAUSE_MS = 100;
 
 /** The socket and reader of one connection; a client may open several in turn. */
 interface Link {
@@ -376,8 +379,32 @@ export class BucketClient {
    * server checks the SHA-256 computed here as the bytes go; it stores
    * nothing unless every byte arrived intact.
    */
-  upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: UploadOptions = {}): Promise<TransferResult> {
-    return this.#exclusive(() => this.#cancellable(options.signal, () => this.#upload(bucket, name, source, size, options)));
+  async upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: UploadOptions = {}): Promise<TransferResult> {
+    const started: { uploadId?: string } = {};
+    try {
+      return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#upload(bucket, name, source, size, options, started)));
+    } catch (error) {
+      // Cancelled on purpose: what the server staged for a resume is not wanted.
+      if (error instanceof ClientError && error.code === 'CANCELLED' && started.uploadId !== undefined) await this.#abandon(started.uploadId);
+      throw withUploadId(error, started.uploadId);
+    }
+  }
+
+  /**
+   * Aborts a staged upload on a fresh connection, as best it can: the
+   * server may take a moment to notice that the old connection, which fed
+   * it, is gone (UPLOAD_BUSY meanwhile).
+   */
+  async #abandon(uploadId: string): Promise<void> {
+    for (let attempt = 0; attempt < ABANDON_ATTEMPTS; attempt++) {
+      try {
+        await this.#exclusive(() => this.#request({ command: 'ABORT_UPLOAD', id: uploadId }, UPLOAD_ABORTED));
+        return;
+      } catch (error) {
+        if (!(error instanceof BucketError && error.code === 'UPLOAD_BUSY')) return; // gone already, or out of reach: it expires
+        await new Promise((resolve) => setTimeout(resolve, ABANDON_PAUSE_MS));
+      }
+    }
   }
 
   /**
@@ -388,8 +415,14 @@ export class BucketClient {
    * matches. NO_SUCH_UPLOAD: it was committed, aborted or expired;
    * UPLOAD_BUSY: another connection is sending it.
    */
-  resumeUpload(uploadId: string, open: (point: ResumePoint) => Promise<ResumeSource>, options: ResumeOptions = {}): Promise<TransferResult> {
-    return this.#exclusive(() => this.#cancellable(options.signal, () => this.#resume(uploadId, open, options)));
+  async resumeUpload(uploadId: string, open: (point: ResumePoint) => Promise<ResumeSource>, options: ResumeOptions = {}): Promise<TransferResult> {
+    try {
+      return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#resume(uploadId, open, options)));
+    } catch (error) {
+      // Cancelled on purpose, as for upload(): the rest is not wanted either.
+      if (error instanceof ClientError && error.code === 'CANCELLED') await this.#abandon(uploadId);
+      throw withUploadId(error, uploadId);
+    }
   }
 
   /** The unfinished uploads this user may resume or abort (of one bucket, if given), oldest first. Protocol 4. */
@@ -449,9 +482,10 @@ export class BucketClient {
     this.#link.socket.destroy();
   }
 
-  async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: UploadOptions): Promise<TransferResult> {
+  async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: UploadOptions, started: { uploadId?: string }): Promise<TransferResult> {
     const goAhead = await this.#request({ command: 'UPLOAD_FILE', bucket, name, size }, UPLOAD_GO_AHEAD);
     const uploadId = goAhead.uploadId;
+    if (uploadId !== undefined) started.uploadId = uploadId;
     if (uploadId !== undefined && options.onUploadId) {
       try {
         await options.onUploadId(uploadId);

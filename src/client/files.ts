@@ -119,8 +119,8 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
         await journal?.remove(key);
         continue;
       }
-      if (code === 'CHECKSUM_MISMATCH' || code === 'NO_SUCH_UPLOAD' || code === 'SOURCE_CHANGED') {
-        // The server dropped it, or it can never match: nothing to resume.
+      if (code === 'CHECKSUM_MISMATCH' || code === 'NO_SUCH_UPLOAD' || code === 'SOURCE_CHANGED' || code === 'CANCELLED') {
+        // The server dropped it, it can never match, or it is not wanted: nothing to resume.
         await journal?.remove(key);
         throw error;
       }

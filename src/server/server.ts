@@ -83,10 +83,12 @@ export interface ServerOptions {
   authTimeoutMs?: number;
   /** Unfinished uploads are removed this long after their last byte arrived; 0 = never. */
   uploadTtlMs?: number;
+  /** The time in ms since the epoch, for upload expiry (tests move it on). */
+  clock?: () => number;
 }
 
 export class BucketServer {
-  readonly #options: Required<Omit<ServerOptions, 'tls' | 'users' | 'accessLog'>>;
+  readonly #options: Required<Omit<ServerOptions, 'tls' | 'users' | 'accessLog' | 'clock'>>;
   readonly #authority: Authority;
   readonly #quotas: QuotaKeeper;
   readonly #staging: UploadRegistry;
@@ -129,7 +131,7 @@ export class BucketServer {
     };
     if (options.accessLog !== false && this.#options.logger !== silentLogger) this.#options.hooks = combineHooks(accessLog(this.#options.logger), this.#options.hooks);
     this.#authority = new Authority(options.users, this.#options.logger);
-    this.#staging = new UploadRegistry(this.#options.storage, this.#options.logger, this.#options.uploadTtlMs);
+    this.#staging = new UploadRegistry(this.#options.storage, this.#options.logger, this.#options.uploadTtlMs, options.clock);
     const staging = this.#staging;
     this.#quotas = new QuotaKeeper(this.#options.storage, { quota: (bucket) => options.users?.quota(bucket), staged: (bucket) => staging.heldBytes(bucket) });
     const share = storageShareOf(this.#options.bufferMemory);

@@ -95,7 +95,8 @@ async function keep(exchange: Exchange, sink: StagingSink, bucket: string, uploa
     return 0;
   }
   const held = await sink.suspend();
-  exchange.staging.waiting({ id: sink.id, bucket, name: sink.name, size: upload.declaredSize, held, startedAt: new Date(), updatedAt: new Date() });
+  if (held === 0) exchange.staging.gone(sink.id);
+  else exchange.staging.waiting({ id: sink.id, bucket, name: sink.name, size: upload.declaredSize, held, startedAt: new Date(), updatedAt: new Date() });
   return held;
 }
 

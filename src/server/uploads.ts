@@ -22,13 +22,16 @@ export class UploadRegistry {
   readonly #busy = new Set<string>();
   /** Waiting for a resume, by id: their held bytes count against quotas. */
   readonly #waiting = new Map<string, StagedUpload>();
+  readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
 
-  constructor(storage: Storage, logger: Logger, ttlMs = DEFAULT_UPLOAD_TTL_MS) {
+  /** `now`: the time in ms since the epoch (tests move it on to expire uploads). */
+  constructor(storage: Storage, logger: Logger, ttlMs = DEFAULT_UPLOAD_TTL_MS, now: () => number = Date.now) {
     this.#storage = storage;
     this.#logger = logger;
     this.ttlMs = ttlMs;
+    this.#now = now;
   }
 
   /** At start: what waits from an earlier run, less what has expired meanwhile; then sweeps now and then. */
@@ -63,9 +66,9 @@ export class UploadRegistry {
     return this.#busy.has(id);
   }
 
-  /** The upload now waits for a resume, holding what it holds. */
+  /** The upload now waits for a resume, holding what it holds (told by the connection that fed it, before it lets go). */
   waiting(upload: StagedUpload): void {
-    if (!this.#busy.has(upload.id)) this.#waiting.set(upload.id, upload);
+    this.#waiting.set(upload.id, upload);
   }
 
   /** The upload is gone (committed, aborted, expired). */
@@ -84,7 +87,7 @@ export class UploadRegistry {
     return this.ttlMs > 0 ? new Date(upload.updatedAt.getTime() + this.ttlMs) : undefined;
   }
 
-  isExpired(upload: StagedUpload, now = Date.now()): boolean {
+  isExpired(upload: StagedUpload, now = this.#now()): boolean {
     return this.ttlMs > 0 && upload.updatedAt.getTime() + this.ttlMs <= now;
   }
 
@@ -97,7 +100,7 @@ export class UploadRegistry {
   }
 
   async #sweep(): Promise<void> {
-    const now = Date.now();
+    const now = this.#now();
     let uploads: StagedUpload[];
     try {
       uploads = await this.#storage.stagedUploads();

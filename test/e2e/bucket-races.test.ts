@@ -99,7 +99,7 @@ test('racing bucket and file commands never get a 5xx and leave a consistent sto
             const goAhead = await peer.line();
             if (goAhead.startsWith('150,')) {
               // A wrong go-ahead leaves the stream out of step: start over on a new connection.
-              if (!expect(goAhead, new RegExp(`^150,${name},${body.length}$`))) throw new Error(`bad go-ahead ${goAhead}`);
+              if (!expect(goAhead, new RegExp(`^150,${name},${body.length},[0-9a-f]{32}$`))) throw new Error(`bad go-ahead ${goAhead}`);
               peer.send(Buffer.concat([body, Buffer.from(`SHA256,${sha(body)}\n`)]));
               expect(await peer.line(), new RegExp(`^(201,${bucket},${name},${body.length},${sha(body)}|404,NO_SUCH_BUCKET)$`));
             } else {
@@ -198,7 +198,7 @@ test('racing bucket and file commands never get a 5xx and leave a consistent sto
     }
     check.close();
     // Nothing is left half-done in the bookkeeping folder.
-    for (const folder of ['tmp', 'trash']) {
+    for (const folder of ['tmp', 'trash', 'uploads']) {
       const dir = path.join(server.root, '.bucketd', folder);
       const deadline = Date.now() + 10_000;
       let left = await readdir(dir);

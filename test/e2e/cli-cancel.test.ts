@@ -26,7 +26,7 @@ test('SIGINT during an upload cancels it, and the session goes on', async () => 
     await live.waitFor('created bucket');
     stdin.write(`UPLOAD_FILE\n${big}\n\nbox\n`);
     // Wait until bytes are arriving on the server, then press Ctrl-C.
-    const tmp = path.join(server.root, '.bucketd', 'tmp');
+    const tmp = path.join(server.root, '.bucketd', 'uploads');
     const deadline = Date.now() + 10_000;
     while ((await readdir(tmp)).length === 0) {
       assert.ok(Date.now() < deadline, 'the upload never started');

@@ -57,7 +57,7 @@ test('a bad listing field and a conflicting name are refused with their codes, a
   await assert.rejects(client.listFiles('albums', { prefix: 'a\u0001' }), (error: unknown) => error instanceof BucketError && error.code === 'BAD_FIELD');
   await assert.rejects(client.upload('albums', '2026', Readable.from([Buffer.from('x')]), 1), (error: unknown) => error instanceof BucketError && error.code === 'PATH_CONFLICT');
   await assert.rejects(client.upload('albums', 'top, level.txt/x', Readable.from([Buffer.from('x')]), 1), (error: unknown) => error instanceof BucketError && error.code === 'PATH_CONFLICT');
-  assert.equal((await client.hello()).protocol, 3);
+  assert.ok((await client.hello()).protocol >= 3);
 });
 
 test('deleting the last file of a folder removes the folder from listings and from disk', async () => {

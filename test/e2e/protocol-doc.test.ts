@@ -19,7 +19,8 @@ import { REPO_ROOT, startServer } from '../helpers/server.js';
 // TLS_REQUIRED needs a server with a certificate: test/e2e/tls-mismatch.test.ts replays it.
 // RFC 7677's login (random nonces here) is checked line by line in test/protocol/scram-doc.test.ts.
 const NOT_REPLAYED = ['IDLE_TIMEOUT', 'TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN', 'NO_SPACE', 'CORRUPT_FILE', 'STORAGE_FAILED', 'INTERNAL', 'big.bin', 'TLS_REQUIRED', 'rOprNGfwEbeRWgbNEkqO', '6rriTRBi23WpRR'];
-const mask = (line: string): string => line.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>');
+// Times and upload ids (random) are masked; SHA-256 digests (64 hex digits) are not.
+const mask = (line: string): string => line.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>').replace(/(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])/g, '<id>');
 const sha = (data: string): string => createHash('sha256').update(data).digest('hex');
 
 function documentedServerLines(): string[] {
@@ -64,6 +65,12 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
     assert.equal((await peer.bytes(5)).toString(), 'meow\n');
     seen.add(mask(await peer.line()));
     await exchange(peer, 'DOWNLOAD_FILE,photos,dog.txt\n');
+    // From an offset (protocol 4).
+    peer.send('DOWNLOAD_FILE,photos,cat.txt,2\n');
+    seen.add(mask(await peer.line()));
+    assert.equal((await peer.bytes(3)).toString(), 'ow\n');
+    seen.add(mask(await peer.line()));
+    await exchange(peer, 'DOWNLOAD_FILE,photos,cat.txt,6\n');
     await exchange(peer, 'DELETE_FILE,photos,cat.txt\n');
     await exchange(peer, 'DELETE_FILE,photos,cat.txt\n');
     await exchange(peer, 'UPLOAD_FILE,photos,cat.txt,5\n');
@@ -88,6 +95,51 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
     await exchange(peer, 'UPLOAD_FILE,albums,2026,1\n');
     await exchange(peer, 'UPLOAD_FILE,albums,2026%2F%2Fx,1\n');
     await exchange(peer, 'EXIT\n');
+
+    // Resumable uploads (protocol 4).
+    const idOf = (line: string): string => /^150,[^,]+,\d+,([0-9a-f]{32})/.exec(line)?.[1] ?? assert.fail(`no upload id in ${line}`);
+    const holding = async (id: string, held: number): Promise<void> => {
+      // The server makes a broken upload's bytes durable as it notices the break.
+      for (const deadline = Date.now() + 5000; ; ) {
+        const lister = await RawPeer.connect(server.port);
+        lister.send('LIST_UPLOADS\n');
+        const count = Number(/^200,(\d+)/.exec(await lister.line())?.[1]);
+        const items: string[] = [];
+        for (let i = 0; i < count; i++) items.push(await lister.line());
+        lister.close();
+        if (items.some((item) => item.startsWith(`${id},`) && item.split(',')[4] === String(held))) return;
+        assert.ok(Date.now() < deadline, `upload ${id} never held ${held} bytes`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    };
+    const broken = await RawPeer.connect(server.port);
+    await exchange(broken, 'NEW_BUCKET,photos\n'); // deleted above
+    broken.send('UPLOAD_FILE,photos,big.iso,10\n');
+    const brokenGoAhead = await broken.line();
+    seen.add(mask(brokenGoAhead));
+    const bigId = idOf(brokenGoAhead);
+    broken.send('0123');
+    broken.socket.destroy();
+    await holding(bigId, 4);
+    const resumer = await RawPeer.connect(server.port);
+    await exchange(resumer, `RESUME_UPLOAD,${bigId}\n`);
+    await exchange(resumer, `456789SHA256,${sha('0123456789')}\n`);
+    await exchange(resumer, `RESUME_UPLOAD,${bigId}\n`);
+    await exchange(resumer, 'RESUME_UPLOAD,big.iso\n');
+    const feeder = await RawPeer.connect(server.port);
+    feeder.send('UPLOAD_FILE,photos,video.mp4,10\n');
+    const videoId = idOf(await feeder.line());
+    feeder.send('abcd');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await exchange(resumer, `RESUME_UPLOAD,${videoId}\n`); // UPLOAD_BUSY: the feeder is still on it
+    feeder.socket.destroy();
+    await holding(videoId, 4);
+    await exchange(resumer, `RESUME_UPLOAD,${videoId},9\n`);
+    await exchange(resumer, 'LIST_UPLOADS\n', 2);
+    await exchange(resumer, 'LIST_UPLOADS,albums\n');
+    await exchange(resumer, `ABORT_UPLOAD,${videoId}\n`);
+    await exchange(resumer, `ABORT_UPLOAD,${videoId}\n`);
+    resumer.close();
 
     const long = await RawPeer.connect(server.port);
     await exchange(long, Buffer.alloc(70_000, 'A'));

@@ -1,4 +1,7 @@
-/** A client that vanishes or cancels mid-transfer leaves nothing half-stored on either side. */
+/**
+ * A client that vanishes or cancels mid-transfer leaves nothing half-stored
+ * on either side: what it sent waits, staged and invisible, for a resume.
+ */
 import assert from 'node:assert/strict';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,10 +33,37 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000): Pro
   }
 }
 
+/** A request's reply lines over a raw connection: a list's items, or (list = false) the one reply line. */
+async function rawList(port: number, request: string, list = true): Promise<string[]> {
+  const peer = await RawPeer.connect(port);
+  try {
+    peer.send(`${request}\n`);
+    const head = await peer.line();
+    if (!list) return [head];
+    const count = Number(/^200,(\d+)/.exec(head)?.[1] ?? 'x');
+    assert.ok(Number.isInteger(count), head);
+    const items: string[] = [];
+    for (let i = 0; i < count; i++) items.push(await peer.line());
+    return items;
+  } finally {
+    peer.socket.destroy();
+  }
+}
+
+function sinkOf(chunks: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+}
+
 describe('interrupted transfers', () => {
   let server: RunningServer;
   let work: string;
-  const tmpFiles = (): Promise<string[]> => readdir(path.join(server.root, '.bucketd', 'tmp'));
+  /** Staged uploads' parts: where an upload's bytes wait until it is committed. */
+  const stagedParts = async (): Promise<string[]> => (await readdir(path.join(server.root, '.bucketd', 'uploads'))).filter((name) => name.endsWith('.part'));
 
   before(async () => {
     server = await startServer();
@@ -48,17 +78,29 @@ describe('interrupted transfers', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  test('a client that disconnects mid-upload leaves nothing behind, and the old file intact', async () => {
+  test('a client that disconnects mid-upload leaves its bytes staged for a resume, nothing visible, and the old file intact', async () => {
     const peer = await RawPeer.connect(server.port);
     peer.send('UPLOAD_FILE,box,keep.txt,10000000\n');
-    assert.match(await peer.line(), /^150,/);
+    const id = /^150,keep\.txt,10000000,([0-9a-f]{32}) /.exec(await peer.line())?.[1];
+    assert.ok(id, 'the go-ahead names the upload');
     peer.send(Buffer.alloc(3_000_000, 7));
-    await waitFor(async () => (await tmpFiles()).length === 1);
+    await waitFor(async () => (await stagedParts()).length === 1);
     peer.socket.destroy(); // vanishes: no FIN courtesy, no trailer
-    await waitFor(async () => (await tmpFiles()).length === 0);
     const client = await BucketClient.connect({ port: server.port });
+    // Listed once the server has made its bytes durable at the break.
+    let listed: { id: string; held: number } | undefined;
+    await waitFor(async () => {
+      const lines = await rawList(server.port, 'LIST_UPLOADS');
+      listed = lines.map((line) => line.split(',')).map(([upload = '', , , , held = '0']) => ({ id: upload, held: Number(held) })).find((upload) => upload.id === id);
+      return listed !== undefined;
+    });
+    assert.ok(listed!.held > 0 && listed!.held <= 3_000_000, `held ${listed!.held}`);
     const files = await client.listFiles('box');
     assert.deepEqual(files.map((f) => [f.name, f.size]), [['keep.txt', 11]]);
+    assert.equal((await client.download('box', 'keep.txt', sinkOf([]))).size, 11);
+    // Aborted, its bytes are gone.
+    assert.match((await rawList(server.port, `ABORT_UPLOAD,${id}`, false))[0]!, new RegExp(`^200,${id},${listed!.held} `));
+    await waitFor(async () => (await stagedParts()).length === 0);
     await client.exit();
   });
 
@@ -73,7 +115,8 @@ describe('interrupted transfers', () => {
       assert.equal(error.code, 'CANCELLED');
       return true;
     });
-    await waitFor(async () => (await tmpFiles()).length === 0);
+    // Cancelled on purpose, the upload's staged bytes are aborted too.
+    await waitFor(async () => (await stagedParts()).length === 0);
     // The same client goes on, on a fresh connection.
     assert.ok(!client.closed);
     assert.deepEqual((await client.listFiles('box')).map((f) => f.name), ['keep.txt']);

@@ -21,6 +21,8 @@ describe('FsStorage on disk', () => {
   let root: string;
   let storage: FsStorage;
   const tmpFiles = async (): Promise<string[]> => readdir(path.join(root, HIDDEN_DIR, 'tmp'));
+  /** Uploads are staged here until committed or aborted. */
+  const stagedFiles = async (): Promise<string[]> => readdir(path.join(root, HIDDEN_DIR, 'uploads'));
   const trashFiles = async (): Promise<string[]> => readdir(path.join(root, HIDDEN_DIR, 'trash'));
 
   before(async () => {
@@ -35,10 +37,11 @@ describe('FsStorage on disk', () => {
   test('creates ROOT with its parents; buckets are plain folders, files plain files', async () => {
     await storage.createBucket('photos');
     assert.deepEqual((await readdir(root)).sort(), [HIDDEN_DIR, 'photos']);
-    assert.deepEqual((await readdir(path.join(root, HIDDEN_DIR))).sort(), ['sums', 'tmp', 'trash']);
+    assert.deepEqual((await readdir(path.join(root, HIDDEN_DIR))).sort(), ['sums', 'tmp', 'trash', 'uploads']);
     await put(storage, 'photos', 'a.txt', 'hello');
     assert.equal(await readFile(path.join(root, 'photos', 'a.txt'), 'utf8'), 'hello');
     assert.deepEqual(await tmpFiles(), []);
+    assert.deepEqual(await stagedFiles(), []);
   });
 
   test('the bucket list ignores the hidden area and strays', async () => {
@@ -52,13 +55,14 @@ describe('FsStorage on disk', () => {
     assert.deepEqual(await tmpFiles(), []);
   });
 
-  test('failed and aborted uploads leave nothing in tmp', async () => {
+  test('failed and aborted uploads leave nothing staged', async () => {
     const upload = new VerifiedUpload(await storage.startUpload('photos', 'a.txt', 3), 3);
     await upload.write(Buffer.from('bad'));
-    assert.equal((await tmpFiles()).length, 1);
+    assert.equal((await stagedFiles()).length, 1);
     await rejectsWith(upload.commit(sha('other')), 'CHECKSUM_MISMATCH');
     const sink = await storage.startUpload('photos', 'gone.bin', 10);
     await sink.abort();
+    assert.deepEqual(await stagedFiles(), []);
     assert.deepEqual(await tmpFiles(), []);
   });
 
@@ -175,7 +179,7 @@ describe('FsStorage on disk', () => {
 });
 
 describe('FsStorage refuses links in its bookkeeping folder', () => {
-  for (const planted of [HIDDEN_DIR, `${HIDDEN_DIR}/tmp`, `${HIDDEN_DIR}/trash`, `${HIDDEN_DIR}/sums`]) {
+  for (const planted of [HIDDEN_DIR, `${HIDDEN_DIR}/tmp`, `${HIDDEN_DIR}/trash`, `${HIDDEN_DIR}/sums`, `${HIDDEN_DIR}/uploads`]) {
     test(`${planted} as a link: no start, nothing outside touched`, async () => {
       const base = await tempDir();
       try {
@@ -203,7 +207,7 @@ describe('FsStorage refuses links in its bookkeeping folder', () => {
       await mkdir(outside);
       const storage = await FsStorage.open(root);
       await storage.createBucket('bkt');
-      for (const folder of ['tmp', 'sums', 'trash']) {
+      for (const folder of ['tmp', 'sums', 'trash', 'uploads']) {
         const real = path.join(root, HIDDEN_DIR, folder);
         await rm(real, { recursive: true, force: true });
         await symlink(outside, real);

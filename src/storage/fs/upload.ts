@@ -9,7 +9,7 @@
  * every backend.)
  */
 import { constants, ftruncate as ftruncateCallback } from 'node:fs';
-import { lstat, rename } from 'node:fs/promises';
+import { lstat, rename, truncate } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { fd } from '../../util/fd.js';
@@ -87,6 +87,8 @@ export class FsUploadSink implements StagingSink {
   #received = 0;
   #checkpointAt: number;
   #checkpointing: Promise<void> | undefined;
+  /** A checkpoint for bytes that arrived and then nothing more for a while. */
+  #quietTimer: NodeJS.Timeout | undefined;
   #checkpointFailure: unknown;
   #done = false;
 
@@ -111,11 +113,19 @@ export class FsUploadSink implements StagingSink {
     await this.#file.write(chunk).catch((error: unknown) => {
       throw fromOsError(error);
     });
-    if (this.#checkpointing === undefined && (this.#start + this.#received - this.#record.held >= CHECKPOINT_BYTES || Date.now() - this.#checkpointAt >= CHECKPOINT_MS)) {
-      this.#checkpointing = this.#checkpoint().finally(() => {
-        this.#checkpointing = undefined;
-      });
-    }
+    if (this.#start + this.#received - this.#record.held >= CHECKPOINT_BYTES || Date.now() - this.#checkpointAt >= CHECKPOINT_MS) this.#startCheckpoint();
+    else this.#quietTimer ??= setTimeout(() => this.#startCheckpoint(), CHECKPOINT_MS).unref();
+  }
+
+  #startCheckpoint(): void {
+    clearTimeout(this.#quietTimer);
+    this.#quietTimer = undefined;
+    if (this.#done || this.#checkpointing !== undefined) return;
+    this.#checkpointing = this.#checkpoint().finally(() => {
+      this.#checkpointing = undefined;
+      // Bytes that came meanwhile get their turn, even if no more come.
+      if (!this.#done && this.#start + this.#received > this.#record.held) this.#quietTimer ??= setTimeout(() => this.#startCheckpoint(), CHECKPOINT_MS).unref();
+    });
   }
 
   /** fsyncs what reached the kernel, then records it as held; never blocks the writes. */
@@ -124,6 +134,7 @@ export class FsUploadSink implements StagingSink {
     try {
       const held = this.#start + (await this.#file.checkpoint());
       if (held <= this.#record.held && this.#record.held > 0) return;
+      if (this.#done) return; // suspend or commit has the last word
       await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
       this.#record.held = held;
     } catch (error) {
@@ -134,6 +145,7 @@ export class FsUploadSink implements StagingSink {
   async suspend(): Promise<number> {
     if (this.#done) return this.#record.held;
     this.#done = true;
+    clearTimeout(this.#quietTimer);
     this.#reservation.release();
     await this.#checkpointing;
     let held = this.#record.held;
@@ -141,14 +153,21 @@ export class FsUploadSink implements StagingSink {
       await this.#file.close(); // every byte written and fsynced
       held = this.#start + this.#received;
     } catch {
-      // A write failed (a full disk): what was durable before it stays held.
+      // A write failed (a full disk): what was durable before it stays
+      // held, and the space of the rest is given back.
       await this.#file.destroy();
+      await truncate(this.#stage.partPath(this.id), held).catch(() => undefined);
     }
     try {
       await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
       this.#record.held = held;
     } catch {
-      // Not recorded: an earlier record (or none) says what is held.
+      // Not recorded (the disk is full, say): an earlier record, if any, says what is held.
+    }
+    if (this.#record.held === 0) {
+      // Nothing durable to resume from: not worth the space it takes.
+      await this.#stage.remove(this.id);
+      return 0;
     }
     return this.#record.held;
   }
@@ -156,6 +175,7 @@ export class FsUploadSink implements StagingSink {
   async commit(sha256: string): Promise<StoredFile> {
     if (this.#done) throw new Error('commit after the upload ended');
     this.#done = true;
+    clearTimeout(this.#quietTimer);
     const { bucket, name } = this.#target;
     const partPath = this.#stage.partPath(this.id);
     const { layout, checksums, bucketLocks, fileLocks, folderLocks, trash } = this.#services;
@@ -198,6 +218,7 @@ export class FsUploadSink implements StagingSink {
   async abort(): Promise<void> {
     if (this.#done) return;
     this.#done = true;
+    clearTimeout(this.#quietTimer);
     this.#reservation.release();
     await this.#checkpointing;
     await this.#discard();
