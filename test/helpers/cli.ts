@@ -46,8 +46,9 @@ after(() => {
   for (const child of runningPrograms) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-export function spawnBucket(args: string[]): LiveBucket {
-  const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnBucket(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): LiveBucket {
+  const env = options.env && { ...process.env, ...options.env };
+  const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env });
   runningPrograms.add(child);
   child.once('exit', () => runningPrograms.delete(child));
   const live = {

@@ -15,6 +15,8 @@ export interface CutPoint {
   direction: Direction;
   /** Bytes that pass in that direction before the cut (0: at once). */
   after: number;
+  /** Instead of cutting, hold everything after that point (the connection stays open, silent). */
+  stall?: boolean;
 }
 
 export interface CutProxy {
@@ -57,6 +59,7 @@ export async function startCutProxy(target: { host?: string; port: number }, poi
       if (done) return;
       done = true;
       cuts++;
+      if (cut?.stall === true) return; // silent from now on, until the client goes
       client.destroy();
       upstream.destroy();
     };
@@ -84,7 +87,7 @@ export async function startCutProxy(target: { host?: string; port: number }, poi
           to.once('drain', () => from.resume());
         }
       });
-      from.on('end', () => to.end());
+      from.on('end', () => (done && cut?.stall === true ? to.destroy() : to.end()));
       from.on('error', () => to.destroy());
       from.on('close', () => {
         if (!to.destroyed && to.writableEnded === false) to.end();
