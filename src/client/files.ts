@@ -211,6 +211,12 @@ async function hashPrefix(file: LocalFile | { path: string }, length: number): P
 export interface DownloadFileOptions extends TransferOptions, RetryOptions {
   /** Replace an existing local file (default: refuse with DESTINATION_EXISTS). */
   overwrite?: boolean;
+  /**
+   * The file's SHA-256 as a listing gave it, when known: only that
+   * version's partial is looked for (one stat, rather than reading the
+   * destination's folder, which matters when downloading many files into one).
+   */
+  expectedSha256?: string;
 }
 
 /**
@@ -257,7 +263,7 @@ export async function downloadFile(
   let reconnect = false;
   let startedOver = false;
   for (;;) {
-    const partial = await findPartial(folder, base);
+    const partial = await findPartial(folder, base, options.expectedSha256);
     const offset = partial?.size ?? 0;
     let attempt: { path: string; named: boolean; start: DownloadStart; out: Writable } | undefined;
     try {
@@ -348,8 +354,18 @@ function shortBase(base: string): string {
   return cut;
 }
 
-/** The largest partial of a download to `folder/base`, if any. */
-async function findPartial(folder: string, base: string): Promise<{ path: string; sha16: string; size: number } | undefined> {
+/** Whether a local file name is that of a download in progress (a partial, or a temporary file). */
+export function isPartialDownload(fileName: string): boolean {
+  return (fileName.startsWith('.') && fileName.endsWith(PARTIAL_SUFFIX) && /\.[0-9a-f]{16}\.bucket-part$/.test(fileName)) || /^\.bucket-[0-9a-f]{12}\.part$/.test(fileName);
+}
+
+/** The largest partial of a download to `folder/base` (of the version with this SHA-256, if given), if any. */
+async function findPartial(folder: string, base: string, sha256: string | undefined): Promise<{ path: string; sha16: string; size: number } | undefined> {
+  if (sha256 !== undefined) {
+    const filePath = path.join(folder, partialName(base, sha256));
+    const stats = await stat(filePath).catch(() => undefined);
+    return stats?.isFile() === true ? { path: filePath, sha16: sha256.slice(0, 16), size: stats.size } : undefined;
+  }
   const lead = `.${shortBase(base)}.`;
   let best: { path: string; sha16: string; size: number } | undefined;
   const names = await readdir(folder).catch(() => [] as string[]);

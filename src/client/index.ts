@@ -24,7 +24,7 @@ export {
 } from './client.js';
 export { ClientError, CLIENT_ERRORS, type ClientErrorCode } from './errors.js';
 export type { TlsOption } from './transport.js';
-export { downloadFile, partialName, resolveDestination, uploadFile, type DownloadFileOptions, type UploadFileOptions } from './files.js';
+export { downloadFile, isPartialDownload, partialName, resolveDestination, uploadFile, type DownloadFileOptions, type UploadFileOptions } from './files.js';
 export { DEFAULT_RETRIES, type ResumeInfo, type RetryOptions } from './retry.js';
 export { FileUploadJournal, uploadJournalPath, type UploadJournal, type UploadKey, type UploadMark } from './upload-journal.js';
 export { DEFAULT_HOST, DEFAULT_PORT } from '../protocol/defaults.js';

@@ -15,7 +15,7 @@ import { REPO_ROOT, startServer, tempDir } from '../helpers/server.js';
 
 const CLIENT_EXPORTS = [
   'BucketClient', 'BucketError', 'CLIENT_ERRORS', 'ClientError', 'DEFAULT_HOST', 'DEFAULT_PORT', 'DEFAULT_RETRIES', 'ERRORS',
-  'FileUploadJournal', 'PROTOCOL_VERSION', 'VERSION', 'closesConnection', 'downloadFile', 'partialName', 'resolveDestination', 'uploadFile',
+  'FileUploadJournal', 'PROTOCOL_VERSION', 'VERSION', 'closesConnection', 'downloadFile', 'isPartialDownload', 'partialName', 'resolveDestination', 'uploadFile',
   'uploadIdOf', 'uploadJournalPath',
 ];
 const SERVER_EXPORTS = [

@@ -11,7 +11,7 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { ClientError, downloadFile, uploadFile, type BucketClient, type RemoteFile } from '../../client/index.js';
+import { ClientError, downloadFile, isPartialDownload, uploadFile, type BucketClient, type RemoteFile } from '../../client/index.js';
 import { CliError } from '../errors.js';
 import { hashFile, sameStamp, stampOf, type FileStamp, type HashCache } from '../hash-cache.js';
 import { UsageError } from '../options.js';
@@ -143,8 +143,8 @@ async function scanLocal(root: string, cacheFile: string, reporter: Reporter, ta
         await walk(local, name);
         continue;
       }
-      // The hash cache (and its temporary files) changes with every run: never part of one.
-      if (!entry.isFile() || path.resolve(local).startsWith(cacheFile)) continue;
+      // The hash cache (and its temporary files) changes with every run: never part of one; nor is a download in progress.
+      if (!entry.isFile() || path.resolve(local).startsWith(cacheFile) || isPartialDownload(entry.name)) continue;
       let stats: BigIntStats;
       try {
         stats = await lstat(local, { bigint: true });
@@ -228,7 +228,7 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
   await makeFolder(path.dirname(target));
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) throw new CliError('LOCAL_PATH_CONFLICT', `${existing.isDirectory() ? 'a folder' : 'something other than a file'} stands where ${target} goes`);
-  const result = await use((client) => downloadFile(client, ends.bucket, remote.name, target, { overwrite: true, onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)) }));
+  const result = await use((client) => downloadFile(client, ends.bucket, remote.name, target, { overwrite: true, ...(remote.sha256 === undefined ? {} : { expectedSha256: remote.sha256 }), onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)) }));
   // The file's time is the time the server stored it, as `aws s3 sync` does.
   await utimes(target, remote.modifiedAt, remote.modifiedAt).catch(() => undefined);
   const stamp = await stampNow(target);

@@ -6,7 +6,7 @@
  */
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { downloadFile, uploadFile, type BucketClient, type ResumeInfo, type UploadJournal } from '../../client/index.js';
+import { downloadFile, isPartialDownload, uploadFile, type BucketClient, type ResumeInfo, type UploadJournal } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import type { ServerConnection } from '../connection.js';
 import { CliError } from '../errors.js';
@@ -32,6 +32,8 @@ interface Job {
   key: string;
   /** Bytes, when the plan knows them (for progress). */
   size?: number;
+  /** The remote file's SHA-256, when a listing gave it (to find a download's partial at once). */
+  sha256?: string;
 }
 
 export interface PutOptions {
@@ -85,7 +87,7 @@ async function* filesUnder(folder: string, relative = ''): AsyncGenerator<string
   for (const entry of entries) {
     const name = relative === '' ? entry.name : `${relative}/${entry.name}`;
     if (entry.isDirectory()) yield* filesUnder(folder, name);
-    else if (entry.isFile()) yield name;
+    else if (entry.isFile() && !isPartialDownload(entry.name)) yield name; // a download in progress is no file to send
   }
 }
 
@@ -138,7 +140,7 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
     try {
       for await (const file of client.iterateFiles(remote.bucket, remote.key === '' ? {} : { prefix: remote.key })) {
         found++;
-        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name, size: file.size });
+        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name, size: file.size, ...(file.sha256 === undefined ? {} : { sha256: file.sha256 }) });
       }
     } catch (error) {
       if (!isFailure(error)) throw error;
@@ -163,6 +165,7 @@ export async function runGet(session: VerbSession, jobs: readonly Job[], options
     const result = await downloadFile(client, job.bucket, job.key, target, {
       overwrite: options.force,
       onProgress,
+      ...(job.sha256 === undefined ? {} : { expectedSha256: job.sha256 }),
       ...(resume.retries === undefined ? {} : { retries: resume.retries }),
       onResume: reportResumes(reporter, 'download', showRemote(job.bucket, job.key)),
     });
