@@ -205,6 +205,16 @@ export class BucketServer {
     return this.#gate.reload(files);
   }
 
+  /** Unfinished uploads that wait for a resume (none is being fed), and the bytes they hold. */
+  uploadsWaiting(): { count: number; bytes: number } {
+    return this.#staging.waitingTotals();
+  }
+
+  /** Removes expired unfinished uploads now (the server also does it every minute or so). */
+  sweepUploads(): Promise<void> {
+    return this.#staging.sweep();
+  }
+
   /** Starts listening (after tidying the unfinished uploads of an earlier run); resolves with the bound address. */
   async listen(): Promise<AddressInfo> {
     await this.#staging.start();

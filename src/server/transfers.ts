@@ -135,14 +135,19 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
       if (sha256 === undefined) return await stop(() => exchange.fail(new BucketError('BAD_TRAILER')));
       settled = true;
       guard.stop();
+      let stored;
       try {
-        const stored = await upload.commit(sha256); // on failure, nothing was stored
-        exchange.quotas.stored(bucket, stored.size);
-        await exchange.reply(UPLOAD_STORED, { bucket, ...stored });
-        return 'continue';
-      } finally {
+        stored = await upload.commit(sha256); // on failure, nothing was stored
+      } catch (error) {
+        // A store that could not write everything (a full disk) keeps what is durable.
         exchange.staging.gone(sink.id);
+        await noteWaiting(exchange, sink.id);
+        throw error;
       }
+      exchange.staging.gone(sink.id);
+      exchange.quotas.stored(bucket, stored.size);
+      await exchange.reply(UPLOAD_STORED, { bucket, ...stored });
+      return 'continue';
     }
   } finally {
     guard.stop();

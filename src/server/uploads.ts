@@ -83,6 +83,13 @@ export class UploadRegistry {
     return bytes;
   }
 
+  /** The uploads that wait for a resume, and the bytes they hold. */
+  waitingTotals(): { count: number; bytes: number } {
+    let bytes = 0;
+    for (const upload of this.#waiting.values()) bytes += upload.held;
+    return { count: this.#waiting.size, bytes };
+  }
+
   expiresAt(upload: StagedUpload): Date | undefined {
     return this.ttlMs > 0 ? new Date(upload.updatedAt.getTime() + this.ttlMs) : undefined;
   }

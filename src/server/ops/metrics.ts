@@ -12,6 +12,7 @@ export interface MetricsSource {
   readonly connectionCount: number;
   readonly draining: boolean;
   uploadsInFlight(): { count: number; stagedBytes: number };
+  uploadsWaiting(): { count: number; bytes: number };
 }
 
 // Codes that mean the store failed, not the request.
@@ -67,6 +68,22 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(source()?.uploadsInFlight().stagedBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'bucketd_uploads_waiting',
+      help: 'Unfinished uploads waiting for a resume (their connection broke)',
+      registers,
+      collect() {
+        this.set(source()?.uploadsWaiting().count ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'bucketd_uploads_waiting_bytes',
+      help: 'Bytes held by unfinished uploads waiting for a resume',
+      registers,
+      collect() {
+        this.set(source()?.uploadsWaiting().bytes ?? 0);
       },
     });
     const connections = new Counter({ name: 'bucketd_connections_total', help: 'Connections served since start', registers });

@@ -181,7 +181,14 @@ export class FsUploadSink implements StagingSink {
     const { layout, checksums, bucketLocks, fileLocks, folderLocks, trash } = this.#services;
     try {
       await this.#checkpointing;
-      await this.#file.close(); // every byte written and fsynced
+      try {
+        await this.#file.close(); // every byte written and fsynced
+      } catch (error) {
+        // Not all written (a full disk): what is durable stays for a resume.
+        this.#done = false;
+        await this.suspend();
+        throw Object.assign(fromOsError(error), { kept: true });
+      }
       const identity = await lstat(partPath, { bigint: true });
       await bucketLocks.run(bucket, 'shared', () =>
         fileLocks.run(`${bucket}/${name}`, 'exclusive', () =>
@@ -208,6 +215,7 @@ export class FsUploadSink implements StagingSink {
       await this.#stage.forget(this.id);
       return { name, size: Number(identity.size), sha256 };
     } catch (error) {
+      if ((error as { kept?: boolean }).kept === true) throw error;
       await this.#discard();
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     } finally {
