@@ -465,6 +465,15 @@ export class BucketClient {
     await this.#exclusive(() => Promise.resolve());
   }
 
+  /**
+   * Closes the current connection at once, as a network failure would: a
+   * call in flight fails with CONNECTION_LOST, and the next call opens a
+   * fresh connection (for a transfer that stopped moving, say).
+   */
+  dropConnection(): void {
+    this.#dropLink();
+  }
+
   /** Says goodbye and closes the connection. */
   async exit(): Promise<void> {
     if (this.closed || this.#reconnect) {

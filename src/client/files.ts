@@ -17,7 +17,7 @@ import { destroyAndWait, endAndClose } from '../util/streams.js';
 import type { BucketClient, DownloadStart, TransferOptions, TransferResult, UploadOptions } from './client.js';
 import { uploadIdOf } from './client.js';
 import { ClientError } from './errors.js';
-import { backoffMs, codeOf, DEFAULT_RETRIES, failureOf, isRetryable, sleep, type RetryOptions } from './retry.js';
+import { backoffMs, codeOf, DEFAULT_RETRIES, DEFAULT_STALL_TIMEOUT_MS, failureOf, isRetryable, sleep, StallWatch, type RetryOptions } from './retry.js';
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -63,6 +63,28 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
       await journal?.remove(key);
     }
   }
+  const watch = new StallWatch(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => client.dropConnection());
+  const transfer = watched(options, watch);
+  try {
+    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, transfer, watch, retries);
+  } finally {
+    watch.stop();
+  }
+}
+
+async function uploadWithRetries(
+  client: BucketClient,
+  file: LocalFile,
+  bucket: string,
+  remoteName: string,
+  key: UploadKey,
+  remembered: string | undefined,
+  options: UploadFileOptions,
+  watch: StallWatch,
+  retries: number,
+): Promise<TransferResult> {
+  const journal = options.journal;
+  let uploadId = remembered;
   let failures = 0;
   let resumes = 0;
   let firstFailure: unknown;
@@ -75,6 +97,7 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
     try {
       if (reconnect) await client.reconnect();
       reconnect = false;
+      watch.moved();
       if (uploadId === undefined) {
         const result = await uploadOnce(client, file, bucket, remoteName, {
           ...options,
@@ -96,7 +119,7 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
           if (heldBefore >= 0 && point.offset > heldBefore) failures = 0; // it moved forward since the last try
           heldBefore = point.offset;
           options.onResume?.({ attempt: resumes, offset: point.offset, size: point.size, ...(lastFailure === undefined ? {} : { cause: failureOf(lastFailure) }) });
-          return { source: readFrom(file, point.offset), prefixHash: await hashPrefix(file, point.offset) };
+          return { source: readFrom(file, point.offset), prefixHash: await watch.paused(() => hashPrefix(file, point.offset)) };
         },
         options,
       );
@@ -124,6 +147,7 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
         await journal?.remove(key);
         throw error;
       }
+      watch.stop();
       if (!isRetryable(error) || options.signal?.aborted === true) throw error;
       if (failures >= retries) throw givenUp(error, firstFailure ?? error, failures);
       firstFailure ??= error;
@@ -253,6 +277,15 @@ export async function downloadFile(
     throw new ClientError('DESTINATION_EXISTS', `${finalPath} already exists`);
   }
   if ((await client.protocol()) < 4) return downloadWhole(client, bucket, name, finalPath, options);
+  const watch = new StallWatch(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => client.dropConnection());
+  try {
+    return await downloadWithRetries(client, bucket, name, finalPath, watched(options, watch), watch);
+  } finally {
+    watch.stop();
+  }
+}
+
+async function downloadWithRetries(client: BucketClient, bucket: string, name: string, finalPath: string, options: DownloadFileOptions, watch: StallWatch): Promise<TransferResult & { path: string }> {
   const retries = options.retries ?? DEFAULT_RETRIES;
   const folder = path.dirname(finalPath);
   const base = path.basename(finalPath);
@@ -270,6 +303,7 @@ export async function downloadFile(
       if (reconnect) await client.reconnect();
       reconnect = false;
       const wholeHash = partial === undefined ? createHash('sha256') : await hashPrefix(partial, offset);
+      watch.moved();
       const result = await client.download(
         bucket,
         name,
@@ -306,6 +340,7 @@ export async function downloadFile(
       }
       return { bucket, name: result.name, size: result.size, sha256, path: finalPath };
     } catch (error) {
+      watch.stop();
       if (attempt !== undefined) await destroyAndWait(attempt.out);
       if (error instanceof RemoteChanged || codeOf(error) === 'BAD_OFFSET') {
         // The file changed on the server since this partial was made (or is shorter than it).
@@ -327,6 +362,18 @@ export async function downloadFile(
       await sleep(backoffMs(failures), options.signal);
     }
   }
+}
+
+/** The options with onProgress also telling `watch` that bytes moved. */
+function watched<T extends TransferOptions>(options: T, watch: StallWatch): T {
+  const onProgress = options.onProgress;
+  return {
+    ...options,
+    onProgress: (done: number, total: number) => {
+      watch.moved();
+      onProgress?.(done, total);
+    },
+  };
 }
 
 /** The go-ahead names another version of the file than the partial's. */

@@ -36,6 +36,49 @@ export interface RetryOptions {
   retries?: number;
   /** Called as each resume starts, with the offset it goes on from. */
   onResume?: (info: ResumeInfo) => void;
+  /**
+   * A transfer under way that moves no byte for this long counts as a
+   * broken connection (one that died without a word), and is resumed.
+   * Default 60 s; 0 for never.
+   */
+  stallTimeoutMs?: number;
+}
+
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+
+/** Drops the connection when a transfer moves no byte for `ms`; `moved()` on every progress. */
+export class StallWatch {
+  readonly #ms: number;
+  readonly #onStall: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ms: number, onStall: () => void) {
+    this.#ms = ms;
+    this.#onStall = onStall;
+  }
+
+  moved(): void {
+    this.stop();
+    if (this.#ms > 0) {
+      this.#timer = setTimeout(this.#onStall, this.#ms);
+      this.#timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Runs local work (hashing a file) that is not the connection's time. */
+  async paused<T>(work: () => Promise<T>): Promise<T> {
+    this.stop();
+    try {
+      return await work();
+    } finally {
+      this.moved();
+    }
+  }
 }
 
 export interface ResumeInfo {

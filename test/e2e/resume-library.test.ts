@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BucketClient, downloadFile, uploadFile, uploadIdOf, type ResumeInfo, type UploadJournal, type UploadMark } from '../../src/client/index.js';
 import { randomCuts, seededRandom, startCutProxy, testSeed } from '../helpers/cut-proxy.js';
+import { bucketd, newRoot } from '../helpers/bucketd.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
 const SIZE = 64 * 1024 * 1024;
@@ -57,7 +58,8 @@ describe('resumed transfers through a cutting proxy', () => {
 
   const context = (): string => `seed ${seed} (BUCKET_TEST_SEED=${seed} repeats it)`;
 
-  test('a 64 MiB upload cut 20 times is stored whole, and never seen half-done', async () => {
+  test('a 64 MiB upload cut 20 times is stored whole, and never seen half-done', async (t) => {
+    t.diagnostic(context());
     // An older version first: while the new one is under way, only it may be listed.
     const old = Buffer.from('the old version\n');
     await writeFile(path.join(work, 'old.bin'), old);
@@ -98,7 +100,8 @@ describe('resumed transfers through a cutting proxy', () => {
     assert.deepEqual(await direct.listUploads(), [], 'nothing left staged');
   });
 
-  test('a 64 MiB download cut 20 times lands whole, its partial gone', async () => {
+  test('a 64 MiB download cut 20 times lands whole, its partial gone', async (t) => {
+    t.diagnostic(context());
     const proxy = await startCutProxy({ port: server.port }, randomCuts(random, CUTS, 'down', Math.floor(SIZE / 25)));
     const client = await BucketClient.connect({ port: proxy.port });
     const folder = await tempDir();
@@ -160,4 +163,43 @@ describe('resumed transfers through a cutting proxy', () => {
     client.close();
     await proxy.close();
   });
+
+  test('a transfer that stops moving is dropped after the stall timeout and resumed', async () => {
+    const proxy = await startCutProxy({ port: server.port }, [{ direction: 'up', after: 2 * 1024 * 1024, stall: true }]);
+    const client = await BucketClient.connect({ port: proxy.port });
+    const resumes: ResumeInfo[] = [];
+    try {
+      const result = await uploadFile(client, source, 'resume', 'stalled.bin', { stallTimeoutMs: 500, onResume: (info) => resumes.push(info) });
+      assert.equal(result.sha256, sha(content));
+    } finally {
+      client.close();
+      await proxy.close();
+    }
+    assert.equal(resumes.length, 1);
+    assert.ok(resumes[0]!.offset > 0);
+  });
+});
+
+test('a resume logs in again as the same user', async () => {
+  const root = await newRoot();
+  const made = await bucketd(['user', 'add', 'alice', '--root', root], 'sesame open\n');
+  assert.equal(made.code, 0, made.stderr);
+  const server = await startServer({ root });
+  const work = await tempDir();
+  try {
+    const content = randomBytes(4 * 1024 * 1024);
+    await writeFile(path.join(work, 'mine.bin'), content);
+    const proxy = await startCutProxy({ port: server.port }, [{ direction: 'up', after: 1024 * 1024 }]);
+    const alice = await BucketClient.connect({ port: proxy.port, credentials: { user: 'alice', password: 'sesame open' } });
+    await alice.createBucket('alices');
+    const resumes: ResumeInfo[] = [];
+    const result = await uploadFile(alice, path.join(work, 'mine.bin'), 'alices', 'mine.bin', { onResume: (info) => resumes.push(info) });
+    assert.equal(result.sha256, sha(content));
+    assert.equal(resumes.length, 1);
+    assert.equal(alice.user, 'alice');
+    alice.close();
+    await proxy.close();
+  } finally {
+    await server.stop();
+  }
 });
