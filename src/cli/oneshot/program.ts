@@ -388,7 +388,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
       run(async (session, reporter, command) => {
         const [source, destination] = command.processedArgs as [string, string];
         const opts = command.opts<{ delete?: boolean; dryRun?: boolean; checksum?: boolean; parallel: string }>();
-        const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel') };
+        const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel'), journal: new FileUploadJournal(uploadJournalPath(streams.env)) };
         const ends = await syncEnds(source, destination);
         const cache = await HashCache.load(hashCachePath(streams.env));
         const tally = await runSync(session, ends, options, cache, reporter);

@@ -11,7 +11,7 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { ClientError, downloadFile, isPartialDownload, uploadFile, type BucketClient, type RemoteFile } from '../../client/index.js';
+import { ClientError, downloadFile, isPartialDownload, uploadFile, type BucketClient, type RemoteFile, type UploadJournal } from '../../client/index.js';
 import { CliError } from '../errors.js';
 import { hashFile, sameStamp, stampOf, type FileStamp, type HashCache } from '../hash-cache.js';
 import { UsageError } from '../options.js';
@@ -26,6 +26,8 @@ export interface SyncOptions {
   dryRun: boolean;
   checksum: boolean;
   parallel: number;
+  /** Where upload ids in flight are remembered, so that a killed run's uploads resume. */
+  journal?: UploadJournal;
 }
 
 export interface SyncTally extends TransferTally {
@@ -208,7 +210,7 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
       return;
     }
     const before = await stampNow(local.path);
-    const result = await use((client) => uploadFile(client, local.path, ends.bucket, name, { onResume: reportResumes(reporter, 'upload', local.path) }));
+    const result = await use((client) => uploadFile(client, local.path, ends.bucket, name, { ...(options.journal === undefined ? {} : { journal: options.journal }), onResume: reportResumes(reporter, 'upload', local.path) }));
     // What was sent is what the file holds, if it held still meanwhile.
     const after = await stampNow(local.path);
     if (before !== undefined && after !== undefined && sameStamp(before, after) && after.size === result.size) cache.record(local.absolute, after, result.sha256);
