@@ -128,13 +128,21 @@ async function uploadWithRetries(
     } catch (error) {
       const code = codeOf(error);
       uploadId ??= uploadIdOf(error);
+      if (code === 'NO_SUCH_UPLOAD') {
+        // The connection (or the program, last run) may have broken after the last byte, with the file stored but the answer lost.
+        const stored = await storedAlready(client, bucket, remoteName, file).catch(() => undefined);
+        if (stored !== undefined) {
+          await journal?.remove(key);
+          return stored;
+        }
+      }
       if (code === 'NO_SUCH_UPLOAD' && lastFailure !== undefined && unseen < UNSEEN_RETRIES) {
         // Just after a break the server may not have staged what it received yet.
         unseen++;
         await sleep(backoffMs(unseen + 1), options.signal);
         continue;
       }
-      if (code === "NO_SUCH_UPLOAD" && !startedOver) {
+      if (code === 'NO_SUCH_UPLOAD' && !startedOver) {
         // Committed, aborted or expired meanwhile: send it whole, once.
         startedOver = true;
         uploadId = undefined;
@@ -171,6 +179,16 @@ function givenUp(last: unknown, first: unknown, retried: number): unknown {
   const uploadId = uploadIdOf(first) ?? uploadIdOf(last);
   if (uploadId !== undefined) (error as { uploadId?: string }).uploadId = uploadId;
   return error;
+}
+
+/** The stored file, if the server holds exactly this local file's bytes under `name`. */
+async function storedAlready(client: BucketClient, bucket: string, name: string, file: LocalFile): Promise<TransferResult | undefined> {
+  const wanted = name.normalize('NFC');
+  let remote: { name: string; size: number; sha256?: string } | undefined;
+  for await (const entry of client.iterateFiles(bucket, { prefix: wanted })) if (entry.name === wanted) remote = entry;
+  if (remote?.sha256 === undefined || remote.size !== file.size) return undefined;
+  const sha256 = (await hashPrefix(file, file.size)).digest('hex');
+  return sha256 === remote.sha256 ? { bucket, name: remote.name, size: remote.size, sha256 } : undefined;
 }
 
 /** One plain upload: the whole file, on the connection as it is. */
