@@ -164,6 +164,31 @@ describe('resumed transfers through a cutting proxy', () => {
     await proxy.close();
   });
 
+  test('a connection cut after the last byte, its answer lost: the file is found stored, not sent again', async () => {
+    const file = path.join(work, 'answer.bin');
+    // The same exchange with other bytes measures the replies: the cut falls inside the last one.
+    await writeFile(file, randomBytes(2 * 1024 * 1024));
+    const measure = await startCutProxy({ port: server.port });
+    const measuring = await BucketClient.connect({ port: measure.port });
+    await uploadFile(measuring, file, 'resume', 'answer.bin');
+    measuring.close();
+    await measure.close();
+    const bytes = randomBytes(2 * 1024 * 1024);
+    await writeFile(file, bytes);
+    const proxy = await startCutProxy({ port: server.port }, [{ direction: 'down', after: measure.bytesDown - 5 }]);
+    const client = await BucketClient.connect({ port: proxy.port });
+    try {
+      const result = await uploadFile(client, file, 'resume', 'answer.bin');
+      assert.equal(result.sha256, sha(bytes));
+    } finally {
+      client.close();
+      await proxy.close();
+    }
+    assert.equal(proxy.cuts, 1);
+    assert.ok(proxy.bytesUp < 2 * 1024 * 1024 + 64 * 1024, `${proxy.bytesUp} bytes sent: the file went once`);
+    assert.equal(sha(await readFile(path.join(server.root, 'resume', 'answer.bin'))), sha(bytes));
+  });
+
   test('a transfer that stops moving is dropped after the stall timeout and resumed', async () => {
     const proxy = await startCutProxy({ port: server.port }, [{ direction: 'up', after: 2 * 1024 * 1024, stall: true }]);
     const client = await BucketClient.connect({ port: proxy.port });
