@@ -144,6 +144,16 @@ describe('bucket resumes', () => {
     await proxy.close();
   });
 
+  test('the shell resumes a cut upload and says so', async () => {
+    const proxy = await startCutProxy({ port: server.port }, [{ direction: 'up', after: 4 * 1024 * 1024 }]);
+    const shell = await runBucket(['--port', String(proxy.port)], `UPLOAD_FILE\n${source}\nshell-cut.bin\nbox\n`, { env: env(), timeoutMs: 60_000 });
+    assert.equal(shell.code, 0, shell.stderr);
+    assert.match(shell.stderr, /^connection lost, resuming at \d+(\.\d)? MiB$/m);
+    assert.match(shell.stdout, /uploaded "shell-cut\.bin"/);
+    assert.equal(sha(await readFile(path.join(server.root, 'box', 'shell-cut.bin'))), sha(content));
+    await proxy.close();
+  });
+
   test('retries stop after --retries with the connection exit code', async () => {
     const proxy = await startCutProxy({ port: server.port }, [{ direction: 'up', after: 1024 * 1024 }, ...Array.from({ length: 10 }, () => ({ direction: 'up' as const, after: 0 }))]);
     const put = await runBucket(['--port', String(proxy.port), '--json', 'put', '--retries', '2', source, 'box/flaky.bin'], '', { env: env(), timeoutMs: 60_000 });
