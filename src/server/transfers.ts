@@ -45,7 +45,9 @@ export async function resumeUpload(request: Extract<Request, { command: 'RESUME_
     const { sink, prefix } = await exchange.storage.resumeUpload(request.id, offset);
     let upload: VerifiedUpload;
     try {
-      upload = await VerifiedUpload.resumed(sink, staged.size, offset, prefix);
+      // Where the hash stood when the bytes stopped, if this server saw it; else read them once more.
+      const snapshot = exchange.staging.takeHash(request.id, offset);
+      upload = snapshot ? VerifiedUpload.fromSnapshot(sink, staged.size, snapshot) : await VerifiedUpload.resumed(sink, staged.size, offset, prefix);
     } catch (error) {
       await sink.suspend();
       throw error;
@@ -94,9 +96,14 @@ async function keep(exchange: Exchange, sink: StagingSink, bucket: string, uploa
     await upload.abort();
     return 0;
   }
+  const snapshot = upload.snapshot();
   const held = await sink.suspend();
-  if (held === 0) exchange.staging.gone(sink.id);
-  else exchange.staging.waiting({ id: sink.id, bucket, name: sink.name, size: upload.declaredSize, held, startedAt: new Date(), updatedAt: new Date() });
+  if (held === 0) {
+    exchange.staging.gone(sink.id);
+    return 0;
+  }
+  exchange.staging.waiting({ id: sink.id, bucket, name: sink.name, size: upload.declaredSize, held, startedAt: new Date(), updatedAt: new Date() });
+  if (held === snapshot.received) exchange.staging.rememberHash(sink.id, snapshot);
   return held;
 }
 

@@ -8,9 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { BucketError } from '../errors.js';
 import type { StagedUpload, Storage } from '../storage/storage.js';
+import type { UploadSnapshot } from '../storage/verify.js';
 import type { Logger } from './logger.js';
 
 export const DEFAULT_UPLOAD_TTL_MS = 24 * 60 * 60 * 1000;
+const MAX_REMEMBERED_HASHES = 10_000;
 // The sweeper runs this often at most, and at least every tenth of the TTL.
 const SWEEP_EVERY_MS = 60_000;
 
@@ -22,6 +24,12 @@ export class UploadRegistry {
   readonly #busy = new Set<string>();
   /** Waiting for a resume, by id: their held bytes count against quotas. */
   readonly #waiting = new Map<string, StagedUpload>();
+  /**
+   * Where the hash of a waiting upload stood when its bytes stopped, so
+   * that a resume from there need not read them again (lost at a restart,
+   * when the resume reads them once).
+   */
+  readonly #hashes = new Map<string, UploadSnapshot>();
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
@@ -74,6 +82,22 @@ export class UploadRegistry {
   /** The upload is gone (committed, aborted, expired). */
   gone(id: string): void {
     this.#waiting.delete(id);
+    this.#hashes.delete(id);
+  }
+
+  /** Keeps where the upload's hash stood, for a resume from exactly there. */
+  rememberHash(id: string, snapshot: UploadSnapshot): void {
+    this.#hashes.delete(id);
+    this.#hashes.set(id, snapshot);
+    // A few hundred bytes each; the oldest go first past the bound.
+    if (this.#hashes.size > MAX_REMEMBERED_HASHES) this.#hashes.delete(this.#hashes.keys().next().value!);
+  }
+
+  /** The hash as it stood after `offset` bytes, if known; taken, not kept. */
+  takeHash(id: string, offset: number): UploadSnapshot | undefined {
+    const snapshot = this.#hashes.get(id);
+    this.#hashes.delete(id);
+    return snapshot?.received === offset ? snapshot : undefined;
   }
 
   /** Bytes held by the bucket's uploads that wait for a resume (those being fed reserve their whole size instead). */
@@ -125,6 +149,7 @@ export class UploadRegistry {
       }
       const release = this.claim(upload.id);
       try {
+        this.#hashes.delete(upload.id);
         const bytes = await this.#storage.abortUpload(upload.id);
         this.#logger.info('unfinished upload expired', { upload: upload.id, bucket: upload.bucket, name: upload.name, bytes });
       } catch (error) {

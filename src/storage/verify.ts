@@ -9,16 +9,35 @@ import { createHash, type Hash } from 'node:crypto';
 import { BucketError } from '../errors.js';
 import type { BufferLender, Chunk, DownloadSource, StoredFile, UploadSink } from './storage.js';
 
+/** Where an upload's hashing stood: after `received` bytes. */
+export interface UploadSnapshot {
+  received: number;
+  hash: Hash;
+}
+
 export class VerifiedUpload {
   readonly declaredSize: number;
   readonly #sink: UploadSink;
-  readonly #hash: Hash = createHash('sha256');
+  #hash: Hash = createHash('sha256');
   #received = 0;
   #ended = false;
 
   constructor(sink: UploadSink, declaredSize: number) {
     this.#sink = sink;
     this.declaredSize = declaredSize;
+  }
+
+  /** The hash of what arrived so far, as it stands (a copy), to go on from later. */
+  snapshot(): UploadSnapshot {
+    return { received: this.#received, hash: this.#hash.copy() };
+  }
+
+  /** A resumed upload that goes on from a snapshot taken when its bytes stopped (no bytes read again). */
+  static fromSnapshot(sink: UploadSink, declaredSize: number, snapshot: UploadSnapshot): VerifiedUpload {
+    const upload = new VerifiedUpload(sink, declaredSize);
+    upload.#hash = snapshot.hash.copy();
+    upload.#received = snapshot.received;
+    return upload;
   }
 
   /**
