@@ -21,6 +21,10 @@ import { backoffMs, codeOf, DEFAULT_RETRIES, DEFAULT_STALL_TIMEOUT_MS, failureOf
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+// Files smaller than this are not recorded in the journal: sending one
+// again costs less than two writes of the journal per file (think put -r
+// of many small files); the server checkpoints every 8 MiB anyway.
+const JOURNAL_MIN_BYTES = 8 * 1024 * 1024;
 // Resumes met by NO_SUCH_UPLOAD right after a break, before starting over.
 const UNSEEN_RETRIES = 2;
 
@@ -50,7 +54,8 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   const file = await statLocal(localPath);
   if ((await client.protocol()) < 4) return uploadOnce(client, file, bucket, remoteName, options);
   const retries = options.retries ?? DEFAULT_RETRIES;
-  const journal = options.journal;
+  // A small file is sent again sooner than its id is written down and read back.
+  const journal = file.size >= JOURNAL_MIN_BYTES ? options.journal : undefined;
   const key: UploadKey = { server: `${client.host}:${client.port}`, bucket, name: remoteName, path: path.resolve(localPath) };
   let uploadId: string | undefined;
   const mark = await journal?.find(key);
@@ -66,7 +71,7 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   const watch = new StallWatch(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => client.dropConnection());
   const transfer = watched(options, watch);
   try {
-    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, transfer, watch, retries);
+    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, { ...transfer, journal }, watch, retries);
   } finally {
     watch.stop();
   }
