@@ -325,7 +325,8 @@ async function downloadWithRetries(client: BucketClient, bucket: string, name: s
     try {
       if (reconnect) await client.reconnect();
       reconnect = false;
-      const wholeHash = partial === undefined ? createHash('sha256') : await hashPrefix(partial, offset);
+      // From the start, the client's own hash of the bytes is the whole file's: no second one.
+      const wholeHash = partial === undefined ? undefined : await hashPrefix(partial, offset);
       watch.moved();
       const result = await client.download(
         bucket,
@@ -344,7 +345,7 @@ async function downloadWithRetries(client: BucketClient, bucket: string, name: s
       );
       const done = attempt!;
       await endAndClose(done.out); // fsyncs (flush) before closing
-      const sha256 = wholeHash.digest('hex');
+      const sha256 = wholeHash === undefined ? result.rangeSha256 : wholeHash.digest('hex');
       if (done.start.sha256 !== undefined && sha256 !== done.start.sha256) {
         await unlink(done.path).catch(() => undefined);
         // A partial that went bad on disk: once more, from the start.
@@ -459,14 +460,23 @@ async function openPartial(filePath: string, append: boolean): Promise<WriteStre
   return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: CHUNK_BYTES });
 }
 
-/** Writes to `file`, feeding `hash` every byte; ending it closes (and fsyncs) the file. */
-function hashingWriter(file: WriteStream, hash: Hash): Writable {
+/** Writes to `file`, feeding `hash` (if any) every byte; ending it closes (and fsyncs) the file. */
+function hashingWriter(file: WriteStream, hash: Hash | undefined): Writable {
   file.on('error', () => undefined); // surfaced through the writes' callbacks and the close
   return new Writable({
     highWaterMark: CHUNK_BYTES,
     write(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
+      hash?.update(chunk);
       file.write(chunk, (error) => callback(error ?? null));
+    },
+    // Chunks that queued up go to the file stream together, which writes them in one call.
+    writev(chunks, callback) {
+      chunks.forEach(({ chunk }, index) => {
+        const bytes = chunk as Buffer;
+        hash?.update(bytes);
+        if (index < chunks.length - 1) file.write(bytes);
+        else file.write(bytes, (error) => callback(error ?? null));
+      });
     },
     final(callback) {
       endAndClose(file).then(() => callback(), (error: Error) => callback(error));
