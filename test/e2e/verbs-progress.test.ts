@@ -133,3 +133,15 @@ test('on a terminal with --no-progress: no display', { skip: !hasScript && 'no s
   assert.doesNotMatch(screen, /\u2591|ETA|\x1b\[/);
   assert.match(screen, /get: 11 files/);
 });
+
+test('sync --progress: only the files it copies are on the display, and the last line has their totals', async () => {
+  // The tree is in box/slow/tree already but for one file, so the sync copies just that one.
+  const removed = await bucketAt(server.port, 'rm', 'box/slow/tree/big.bin');
+  assert.equal(removed.code, 0, removed.stderr);
+  const result = await bucketAt(link.port, '--progress', 'sync', './tree', 'box/slow/tree/');
+  assert.equal(result.code, 0, result.stderr);
+  const progress = lines(result.stderr);
+  assert.ok(progress.length >= 2, `a line a second, then the last: ${result.stderr}`);
+  assert.equal(progress.at(-1)!.replace(/, [^,]+\/s, done in \S+$/, ''), `progress: ${humanSize(BIG)} / ${humanSize(BIG)}, 1 / 1 files`);
+  assert.match(lines(result.stdout).at(-1)!, /^sync: 1 copied \(/);
+});

@@ -391,7 +391,13 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel'), journal: new FileUploadJournal(uploadJournalPath(streams.env)) };
         const ends = await syncEnds(source, destination);
         const cache = await HashCache.load(hashCachePath(streams.env));
-        const tally = await runSync(session, ends, options, cache, reporter);
+        const board = openProgress({ mode: progressModeOf(command), stream: streams.err });
+        let tally;
+        try {
+          tally = await runSync(session, ends, options, cache, besideProgress(reporter, board, outIsTerminal), board);
+        } finally {
+          await board.finish();
+        }
         const { done, bytes, copied, skipped, deleted, hashed } = tally;
         await reporter.emit({ type: 'summary', verb: 'sync', done, failed: tally.failures.length, bytes, copied, skipped, deleted, hashed, dryRun: options.dryRun });
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);

@@ -19,7 +19,8 @@ import { localPathOf, showRemote } from './remote.js';
 import type { Reporter, SyncReason } from './report.js';
 import type { VerbSession } from './session.js';
 import type { SyncEnds } from './sync-ends.js';
-import { fail, inLanes, makeFolder, reportResumes, type TransferTally } from './transfers.js';
+import type { ProgressBoard } from './progress-board.js';
+import { fail, inLanes, makeFolder, progressOf, reportResumes, type TransferTally } from './transfers.js';
 
 export interface SyncOptions {
   delete: boolean;
@@ -57,7 +58,7 @@ interface CopyJob {
 type DeleteJob = { side: 'remote'; name: string } | { side: 'local'; file: LocalFile };
 
 /** Runs a whole sync; resolves with what it did. Throws only for the whole command (a missing bucket, a bad folder). */
-export async function runSync(session: VerbSession, ends: SyncEnds, options: SyncOptions, cache: HashCache, reporter: Reporter): Promise<SyncTally> {
+export async function runSync(session: VerbSession, ends: SyncEnds, options: SyncOptions, cache: HashCache, reporter: Reporter, board?: ProgressBoard): Promise<SyncTally> {
   const tally: SyncTally = { done: 0, bytes: 0, failures: [], copied: 0, skipped: 0, deleted: 0, hashed: 0 };
   const root = await checkLocalFolder(ends);
   const lister = session.connection();
@@ -73,7 +74,7 @@ export async function runSync(session: VerbSession, ends: SyncEnds, options: Syn
   const up = ends.direction === 'up';
   const sourceNames = up ? [...scan.files.keys()] : [...remote.keys()];
   const copies: CopyJob[] = sourceNames.map((relative) => ({ relative, local: scan.files.get(relative), remote: remote.get(relative) }));
-  const context: Context = { ends, options, cache, reporter, tally };
+  const context: Context = { ends, options, cache, reporter, tally, ...(board === undefined ? {} : { board }) };
   await inLanes(session, copies, options.parallel, (connection, job) => copy(context, job, (work) => connection.use(work)), reporter, tally, (job) => (up ? job.local!.path : showRemote(ends.bucket, ends.prefix + job.relative)));
 
   if (options.delete) {
@@ -97,6 +98,21 @@ interface Context {
   cache: HashCache;
   reporter: Reporter;
   tally: SyncTally;
+  /** The progress display: only the files copied are on it, once chosen. */
+  board?: ProgressBoard;
+}
+
+/** Runs a copy as a file on the board, if there is one. */
+async function shown<T>(context: Context, label: string, size: number, work: (onProgress: (done: number, total: number) => void) => Promise<T>): Promise<T> {
+  const file = context.board?.start(label, size);
+  try {
+    const result = await work(file === undefined ? () => undefined : progressOf(file));
+    file?.done();
+    return result;
+  } catch (error) {
+    file?.failed();
+    throw error;
+  }
 }
 
 type UseClient = <T>(work: (client: BucketClient) => Promise<T>) => Promise<T>;
@@ -210,7 +226,9 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
       return;
     }
     const before = await stampNow(local.path);
-    const result = await use((client) => uploadFile(client, local.path, ends.bucket, name, { ...(options.journal === undefined ? {} : { journal: options.journal }), onResume: reportResumes(reporter, 'upload', local.path) }));
+    const result = await shown(context, local.path, local.stamp.size, (onProgress) =>
+      use((client) => uploadFile(client, local.path, ends.bucket, name, { onProgress, ...(options.journal === undefined ? {} : { journal: options.journal }), onResume: reportResumes(reporter, 'upload', local.path) })),
+    );
     // What was sent is what the file holds, if it held still meanwhile.
     const after = await stampNow(local.path);
     if (before !== undefined && after !== undefined && sameStamp(before, after) && after.size === result.size) cache.record(local.absolute, after, result.sha256);
@@ -230,7 +248,16 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
   await makeFolder(path.dirname(target));
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) throw new CliError('LOCAL_PATH_CONFLICT', `${existing.isDirectory() ? 'a folder' : 'something other than a file'} stands where ${target} goes`);
-  const result = await use((client) => downloadFile(client, ends.bucket, remote.name, target, { overwrite: true, ...(remote.sha256 === undefined ? {} : { expectedSha256: remote.sha256 }), onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)) }));
+  const result = await shown(context, showRemote(ends.bucket, remote.name), remote.size, (onProgress) =>
+    use((client) =>
+      downloadFile(client, ends.bucket, remote.name, target, {
+        overwrite: true,
+        onProgress,
+        ...(remote.sha256 === undefined ? {} : { expectedSha256: remote.sha256 }),
+        onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)),
+      }),
+    ),
+  );
   // The file's time is the time the server stored it, as `aws s3 sync` does.
   await utimes(target, remote.modifiedAt, remote.modifiedAt).catch(() => undefined);
   const stamp = await stampNow(target);

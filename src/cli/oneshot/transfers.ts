@@ -187,7 +187,7 @@ export function plannedBytes(jobs: readonly Job[]): number {
  * board, which is told the differences. A transfer that starts again
  * (a fresh connection) counts from 0 again.
  */
-function progressOf(file: TransferHandle): (done: number, total: number) => void {
+export function progressOf(file: TransferHandle): (done: number, total: number) => void {
   let moved = 0;
   let size = -1;
   return (done, total) => {
