@@ -86,6 +86,8 @@ export class Connection {
   #authExpired = false;
   /** A download body is on its way out: no line may be sent until it ends. */
   #bodyOut = false;
+  /** Replies of this turn are being gathered (see #gather). */
+  #corked = false;
   readonly #lender: ConnectionLender;
 
   constructor(socket: Socket, session: Session, options: ConnectionOptions) {
@@ -439,11 +441,28 @@ export class Connection {
 
   async #send(data: Buffer): Promise<void> {
     if (this.#socket.destroyed || this.#socket.writableEnded) throw new ConnectionGone('connection closed');
+    this.#gather();
     try {
       await writeChunk(this.#socket, data);
     } catch (error) {
       throw new ConnectionGone(String(error));
     }
+  }
+
+  /**
+   * Replies written in one turn of the event loop go out together: the
+   * socket is corked at the first and uncorked once the turn's callbacks
+   * and promises have run, so that pipelined requests answered meanwhile
+   * share one write (one system call, and one packet when they fit).
+   */
+  #gather(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
   }
 
   /**
