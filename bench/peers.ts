@@ -18,7 +18,8 @@
  * - server memory: bucketd's VmRSS when idle after start and its VmHWM
  *   after moving the 1 GiB file up and down, beside vsftpd's listener when
  *   idle and the largest sum of VmRSS over its forked session processes,
- *   sampled every 50 ms during the same transfers.
+ *   sampled every 20 ms during the same transfers (bucketd is sampled too,
+ *   so the sampling costs both sides alike).
  *
  * Every client is the real program, started as a person would start it,
  * so each time includes that program's start (node's for `bucket`).
@@ -42,7 +43,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePeers } from './peers/deps.js';
 import { helloRate, redisPingRate } from './peers/round-trips.js';
-import { memoryMiB, sampleChildrenRss, startBucketd, startRedis, startVsftpd, stop, type Running } from './peers/servers.js';
+import { memoryMiB, sampleRss, startBucketd, startRedis, startVsftpd, stop, type Running } from './peers/servers.js';
 
 const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -111,8 +112,9 @@ async function expectSize(file: string, size: number): Promise<void> {
 }
 
 async function expectFiles(dir: string): Promise<void> {
-  const count = (await readdir(dir)).length;
-  if (count !== FILES) throw new Error(`${dir} has ${count} files, expected ${FILES}`);
+  const names = await readdir(dir);
+  if (names.length !== FILES) throw new Error(`${dir} has ${names.length} files, expected ${FILES}`);
+  for (const name of names) await expectSize(path.join(dir, name), SMALL);
 }
 
 function lineCount(text: string): number {
@@ -188,8 +190,10 @@ async function main(): Promise<void> {
       const bigDown = path.join(dir, 'big-down.bin');
       await inOrder(
         async () => {
+          const sampler = sampleRss(bucketd.child.pid!, true);
           const up = await timed(node, bucket('put', big, 'bench/big.bin'), env);
           const down = await timed(node, bucket('get', 'bench/big.bin', bigDown), env);
+          sampler.stop();
           peak.bucketd.push(memoryMiB(bucketd.child.pid!, 'VmHWM'));
           await expectSize(bigDown, SIZE);
           ftpUp.bucketd.push(SIZE / 1e6 / up.seconds);
@@ -199,15 +203,15 @@ async function main(): Promise<void> {
         },
         haveFtp
           ? async () => {
-              const sampler = sampleChildrenRss(ftp!.child.pid!);
-              const up = await timed(curl!, ['-sS', '--fail', '-T', big, `${ftpUrl}/big.bin`]);
-              const down = await timed(curl!, ['-sS', '--fail', '-o', bigDown, `${ftpUrl}/big.bin`]);
+              const sampler = sampleRss(ftp!.child.pid!, false);
+              const up = await timed(curl!, ['-sS', '--fail', '-T', big, `${ftpUrl}/pub/big.bin`]);
+              const down = await timed(curl!, ['-sS', '--fail', '-o', bigDown, `${ftpUrl}/pub/big.bin`]);
               peak.peerValues.push(sampler.stop());
               await expectSize(bigDown, SIZE);
               ftpUp.peerValues.push(SIZE / 1e6 / up.seconds);
               ftpDown.peerValues.push(SIZE / 1e6 / down.seconds);
               await rm(bigDown);
-              await rm(path.join(ftpRoot, 'big.bin'));
+              await rm(path.join(ftpRoot, 'pub', 'big.bin'));
             }
           : undefined,
       );
@@ -234,13 +238,13 @@ async function main(): Promise<void> {
         haveLftp
           ? async () => {
               const down = path.join(dir, 'down-ftp');
-              const up = await timed(lftp!, lftpSession(`mirror -R --no-perms "${tree}" /small`), env);
-              const got = await timed(lftp!, lftpSession(`mirror --no-perms /small "${down}"`), env);
+              const up = await timed(lftp!, lftpSession(`mirror -R --no-perms "${tree}" /pub/small`), env);
+              const got = await timed(lftp!, lftpSession(`mirror --no-perms /pub/small "${down}"`), env);
               await expectFiles(down);
               await rm(down, { recursive: true });
               for (const each of [smallUp4, smallUp1]) each.peerValues.push(FILES / up.seconds);
               for (const each of [smallDown4, smallDown1]) each.peerValues.push(FILES / got.seconds);
-              const listed = await timed(lftp!, lftpSession('cls -1 /small'), env);
+              const listed = await timed(lftp!, lftpSession('cls -1 /pub/small'), env);
               if (lineCount(listed.stdout) !== FILES) throw new Error(`lftp cls listed ${lineCount(listed.stdout)} files, expected ${FILES}`);
               list.peerValues.push(listed.seconds);
             }

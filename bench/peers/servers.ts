@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -72,17 +72,21 @@ export function startBucketd(bucketd: string, root: string): Promise<Running> {
 /**
  * vsftpd in the foreground on 127.0.0.1, anonymous only (no system user to
  * make): anonymous may upload, make folders, overwrite and download what was
- * uploaded. As root it chroots each session into `root`, owned by the
- * unprivileged user it then runs as. The sandboxes that need namespaces or
- * seccomp are off, as containers often refuse them.
+ * uploaded, all in `root`/pub. As root it chroots each session into
+ * `root` and then runs as an unprivileged user, who owns pub/. The
+ * sandboxes that need namespaces or seccomp are off, as containers often
+ * refuse them.
  */
 export async function startVsftpd(vsftpd: string, dir: string, root: string): Promise<Running> {
   const port = await freePort();
   const pasvMin = 20_000 + Math.floor(Math.random() * 40_000);
   const user = /^ftp:/m.test(readFileSync('/etc/passwd', 'utf8')) ? 'ftp' : 'nobody';
   const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((line) => line.startsWith(`${user}:`))!.split(':');
-  await mkdir(root, { recursive: true });
-  await chown(root, Number(passwd[2]), Number(passwd[3]));
+  // vsftpd refuses a chroot its user may write to (allow_writeable_chroot notwithstanding),
+  // so the root is root's and the files go in pub/, the user's.
+  await mkdir(path.join(root, 'pub'), { recursive: true, mode: 0o755 });
+  await chmod(root, 0o755);
+  await chown(path.join(root, 'pub'), Number(passwd[2]), Number(passwd[3]));
   // vsftpd's empty chroot for its unprivileged helper: root's, not writable by others.
   const empty = path.join(dir, 'empty');
   await mkdir(empty, { recursive: true, mode: 0o755 });
@@ -106,7 +110,6 @@ export async function startVsftpd(vsftpd: string, dir: string, root: string): Pr
       'anon_other_write_enable=YES',
       'anon_world_readable_only=NO',
       'anon_umask=022',
-      'allow_writeable_chroot=YES',
       'pasv_enable=YES',
       `pasv_min_port=${pasvMin}`,
       `pasv_max_port=${pasvMin + 200}`,
@@ -172,12 +175,15 @@ export function descendants(pid: number): number[] {
 
 /**
  * Samples, every `everyMs`, the summed VmRSS of the processes below `pid`
- * (vsftpd's sessions are forked children); stop() gives the largest sum seen.
+ * (vsftpd's sessions are forked children), and of `pid` itself when
+ * `withSelf`; stop() gives the largest sum seen. Run on both sides of a
+ * comparison, so that its own cost falls on both.
  */
-export function sampleChildrenRss(pid: number, everyMs = 50): { stop: () => number } {
+export function sampleRss(pid: number, withSelf: boolean, everyMs = 20): { stop: () => number } {
   let peak = 0;
   const sample = (): void => {
-    const sum = descendants(pid).reduce((total, each) => total + (memoryMiB(each, 'VmRSS') || 0), 0);
+    const pids = withSelf ? [pid, ...descendants(pid)] : descendants(pid);
+    const sum = pids.reduce((total, each) => total + (memoryMiB(each, 'VmRSS') || 0), 0);
     peak = Math.max(peak, sum);
   };
   const timer = setInterval(sample, everyMs);
