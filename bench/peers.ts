@@ -11,6 +11,8 @@
  *   time);
  * - listing those 1,000 files, a whole session's wall time: lftp `cls -1`
  *   beside `bucket ls bench/PREFIX/`;
+ * - a session that does nothing (`bucket ping`; lftp's `quote NOOP`),
+ *   the floor under the rows above: a program's start, connect, log in;
  * - request round trips on one connection, at depth 1 and 16 pipelined:
  *   HELLO from a small driver here (a new request goes out as each reply
  *   arrives, so 16 stay outstanding) beside redis-benchmark's PING_INLINE
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
     const smallDown4 = row('smallDown4', `${FILES} × 4 KiB down, bucket --parallel 4 (default)`, 'files/s', 'rate', 'vsftpd, lftp mirror');
     const smallDown1 = row('smallDown1', `${FILES} × 4 KiB down, bucket --parallel 1`, 'files/s', 'rate', 'vsftpd, lftp mirror');
     const list = row('list', `list ${FILES} files, whole session`, 's', 'lower', 'vsftpd, lftp cls -1');
+    const empty = row('empty', 'a session that does nothing, start to end', 's', 'lower', 'vsftpd, lftp quote NOOP');
     const rt1 = row('rt1', 'round trips on 1 connection, depth 1', 'req/s', 'rate', 'redis PING, redis-benchmark -P 1');
     const rt16 = row('rt16', 'round trips on 1 connection, 16 pipelined', 'req/s', 'rate', 'redis PING, redis-benchmark -P 16');
     const idle = row('idle', 'server RSS, idle after start', 'MiB', 'lower', 'vsftpd listener');
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
     const haveFtp = Boolean(vsftpd && curl);
     const haveLftp = Boolean(vsftpd && lftp);
     if (!haveFtp) for (const each of [ftpUp, ftpDown, idle, peak]) each.note = 'SKIPPED: vsftpd or curl missing';
-    if (!haveLftp) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list]) each.note = 'SKIPPED: vsftpd or lftp missing';
+    if (!haveLftp) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list, empty]) each.note = 'SKIPPED: vsftpd or lftp missing';
     if (!redis) for (const each of [rt1, rt16]) each.note = 'SKIPPED: redis-server or redis-benchmark missing';
 
     for (let round = 0; round < ROUNDS; round++) {
@@ -234,6 +237,7 @@ async function main(): Promise<void> {
           const listed = await timed(node, bucket('ls', 'bench/p1/tree/'), env);
           if (lineCount(listed.stdout) !== FILES) throw new Error(`bucket ls listed ${lineCount(listed.stdout)} files, expected ${FILES}`);
           list.bucketd.push(listed.seconds);
+          empty.bucketd.push((await timed(node, bucket('ping'), env)).seconds);
         },
         haveLftp
           ? async () => {
@@ -247,6 +251,7 @@ async function main(): Promise<void> {
               const listed = await timed(lftp!, lftpSession('cls -1 /pub/small'), env);
               if (lineCount(listed.stdout) !== FILES) throw new Error(`lftp cls listed ${lineCount(listed.stdout)} files, expected ${FILES}`);
               list.peerValues.push(listed.seconds);
+              empty.peerValues.push((await timed(lftp!, lftpSession('quote NOOP'), env)).seconds);
             }
           : undefined,
       );
