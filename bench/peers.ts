@@ -34,8 +34,9 @@
  *   BENCH_MB=16 BENCH_FILES=100 BENCH_PINGS=10000 BENCH_ROUNDS=1 npm run bench:peers   # a quick look
  *
  * BENCH_ROUNDS rounds (default 3), the order of the two sides alternating
- * in each round; medians. Absolute figures drift on a shared machine; the
- * ratios, taken within one run, are the result.
+ * in each round; medians, the ratio of the medians, and the lowest and
+ * highest of the rounds' own ratios. Absolute figures drift on a shared
+ * machine; the ratios, taken within one run, are the result.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -123,7 +124,11 @@ function lineCount(text: string): number {
   return text.split('\n').filter((line) => line.trim() !== '').length;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The median of what was measured (NaN, a sample that caught nothing, is left out). */
+function median(values: number[]): number {
+  const measured = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
+  return measured.length === 0 ? NaN : measured[Math.floor(measured.length / 2)]!;
+}
 
 function packageVersion(name: string): string {
   try {
@@ -288,18 +293,24 @@ function printTable(sizeLabel: string): void {
   console.log(`bucketd against its peers on loopback (${versions}; node ${process.version}), data on ${BASE}; ${sizeLabel}, ${FILES} small files, ${PINGS} round trips; ${ROUNDS} rounds interleaved, medians.`);
   console.log('ratio: above 1 means bucketd is ahead (bucketd/peer for rates; peer/bucketd for times and memory).');
   console.log('');
-  console.log('| workload | unit | bucketd | peer | peer value | ratio |');
-  console.log('| --- | --- | ---: | --- | ---: | ---: |');
+  console.log('| workload | unit | bucketd | peer | peer value | ratio | rounds\' ratios |');
+  console.log('| --- | --- | ---: | --- | ---: | ---: | :---: |');
   const format = (value: number): string => (Number.isNaN(value) ? 'n/a' : value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2));
   for (const each of rows.values()) {
     const ours = median(each.bucketd);
     if (each.note || each.peerValues.length === 0) {
-      console.log(`| ${each.label} | ${each.unit} | ${format(ours)} | ${each.peer} | ${each.note ?? 'n/a'} | n/a |`);
+      console.log(`| ${each.label} | ${each.unit} | ${format(ours)} | ${each.peer} | ${each.note ?? 'n/a'} | n/a | |`);
       continue;
     }
     const theirs = median(each.peerValues);
-    const ratio = each.kind === 'rate' ? ours / theirs : theirs / ours;
-    console.log(`| ${each.label} | ${each.unit} | ${format(ours)} | ${each.peer} | ${format(theirs)} | ${ratio.toFixed(2)} |`);
+    const ratioOf = (bucketd: number, peer: number): number => (each.kind === 'rate' ? bucketd / peer : peer / bucketd);
+    // Each round's own ratio too: how far apart the rounds landed.
+    const perRound = each.bucketd
+      .map((value, i) => ratioOf(value, each.peerValues[i]!))
+      .filter((ratio) => !Number.isNaN(ratio))
+      .sort((a, b) => a - b);
+    const spread = perRound.length === 0 ? 'n/a' : `${perRound[0]!.toFixed(2)}–${perRound.at(-1)!.toFixed(2)}`;
+    console.log(`| ${each.label} | ${each.unit} | ${format(ours)} | ${each.peer} | ${format(theirs)} | ${Number.isNaN(theirs) ? 'n/a' : ratioOf(ours, theirs).toFixed(2)} | ${spread} |`);
   }
 }
 

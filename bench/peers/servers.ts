@@ -190,7 +190,7 @@ export function sampleRss(pid: number, withSelf: boolean, everyMs = 20): { stop:
   return {
     stop: () => {
       clearInterval(timer);
-      return peak;
+      return peak > 0 ? peak : NaN; // nothing caught: the work was shorter than a sample
     },
   };
 }
