@@ -5,7 +5,8 @@
 // (Node 20's --test takes no glob patterns; listing the files keeps the
 // helpers out of the run and works the same on every platform.)
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ensureSystemDeps } from './system-deps.mjs';
 
@@ -45,5 +46,9 @@ const options = slow
     ['--test-concurrency=3', '--test-timeout=60000'];
 // A file whose handles stay open cannot keep the run from ending.
 options.push('--test-force-exit');
-const result = spawnSync(process.execPath, ['--test', ...options, ...passThrough, ...files], { stdio: 'inherit' });
+// The bucket program keeps a record of uploads in flight in the user's
+// state folder: the tests' go to a folder of their own, removed after.
+const stateHome = mkdtempSync(path.join(os.tmpdir(), 'bucket-test-state-'));
+const result = spawnSync(process.execPath, ['--test', ...options, ...passThrough, ...files], { stdio: 'inherit', env: { ...process.env, XDG_STATE_HOME: stateHome } });
+rmSync(stateHome, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -4,8 +4,9 @@
  * these after asking its questions; one-shot verbs will call them after
  * parsing their arguments.
  */
-import type { BucketClient, RemoteBucket, RemoteFile, ServerHello, TransferOptions, TransferResult } from '../client/client.js';
-import { downloadFile, uploadFile } from '../client/files.js';
+import type { AbortedUpload, BucketClient, RemoteBucket, RemoteFile, RemoteUpload, ServerHello, TransferOptions, TransferResult } from '../client/client.js';
+import { downloadFile, uploadFile, type UploadFileOptions } from '../client/files.js';
+import type { RetryOptions } from '../client/retry.js';
 
 export function hello(client: BucketClient): Promise<ServerHello> {
   return client.hello();
@@ -30,7 +31,8 @@ export function listFiles(client: BucketClient, bucket: string): AsyncIterable<R
   return client.iterateFiles(bucket);
 }
 
-export function upload(client: BucketClient, localPath: string, bucket: string, name: string, options: TransferOptions = {}): Promise<TransferResult> {
+/** Resumes by itself after a broken connection; with a journal, also an upload an earlier run left unfinished. */
+export function upload(client: BucketClient, localPath: string, bucket: string, name: string, options: UploadFileOptions = {}): Promise<TransferResult> {
   return uploadFile(client, localPath, bucket, name, options);
 }
 
@@ -40,7 +42,7 @@ export function download(
   bucket: string,
   name: string,
   target: string,
-  options: TransferOptions & { overwrite?: boolean } = {},
+  options: TransferOptions & RetryOptions & { overwrite?: boolean } = {},
 ): Promise<TransferResult & { path: string }> {
   return downloadFile(client, bucket, name, target, options);
 }
@@ -48,4 +50,13 @@ export function download(
 /** Resolves with the name as stored (normalised). */
 export function deleteFile(client: BucketClient, bucket: string, name: string): Promise<{ name: string }> {
   return client.deleteFile(bucket, name);
+}
+
+/** The server's unfinished uploads (of one bucket, if given). */
+export function listUploads(client: BucketClient, bucket?: string): Promise<RemoteUpload[]> {
+  return client.listUploads(bucket);
+}
+
+export function abortUpload(client: BucketClient, uploadId: string): Promise<AbortedUpload> {
+  return client.abortUpload(uploadId);
 }

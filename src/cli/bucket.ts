@@ -17,11 +17,13 @@ import { Prompter } from './prompter.js';
 import { Shell } from './shell.js';
 import { TLS_OPTIONS, TLS_USAGE, tlsOptionOf } from './tls-options.js';
 import { SHELL_VERBS } from './verbs.js';
+import { FileUploadJournal, uploadJournalPath } from '../client/upload-journal.js';
 
 const USAGE = `usage: bucket [--host HOST] [--port PORT] [--user NAME]
 
 Connects to a bucketd server and reads commands: ${SHELL_VERBS.slice(0, 3).join(', ')},
-${SHELL_VERBS.slice(3, 7).join(', ')}, ${SHELL_VERBS.slice(7).join(', ')}.
+${SHELL_VERBS.slice(3, 7).join(', ')}, ${SHELL_VERBS.slice(7, 9).join(', ')},
+${SHELL_VERBS.slice(9).join(', ')}.
 Each command asks for what it needs, one line at a time. Input may be piped:
   printf 'NEW_BUCKET\\nphotos\\nEXIT\\n' | bucket
 With piped input, the exit code is 1 if any command failed.
@@ -104,7 +106,7 @@ if (isVerbCall(process.argv.slice(2))) {
       const output = new HumanOutput({ out: process.stdout, err: process.stderr, server: connection.address });
       const user = values.user ?? process.env.BUCKET_USER;
       if (user !== undefined && user !== '' && !(await logIn(connection, user, interactive))) return 1;
-      const shell = new Shell({ connection, prompter, output, progress: process.stderr });
+      const shell = new Shell({ connection, prompter, output, progress: process.stderr, journal: new FileUploadJournal(uploadJournalPath(process.env)) });
       // Ctrl-C when input is not a terminal: cancel a transfer, or leave.
       process.on('SIGINT', () => {
         if (!shell.interrupt()) process.exit(130);

@@ -28,3 +28,8 @@ export function printable(text: string): string {
 }
 
 export { plural } from '../util/plural.js';
+
+/** `connection lost, resuming at 1.7 GiB`; for what an earlier run left unfinished (attempt 0), `resuming an unfinished upload at 1.7 GiB`. */
+export function resumedLine(info: { direction: 'upload' | 'download'; offset: number; attempt: number }): string {
+  return info.attempt === 0 ? `resuming an unfinished ${info.direction} at ${humanSize(info.offset)}` : `connection lost, resuming at ${humanSize(info.offset)}`;
+}

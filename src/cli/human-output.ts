@@ -5,8 +5,8 @@
  * needs to be seen before another is printed.
  */
 import { once } from 'node:events';
-import type { RemoteBucket, RemoteFile } from '../client/client.js';
-import { humanSize, humanTime, plural, printable } from './format.js';
+import type { RemoteBucket, RemoteFile, RemoteUpload } from '../client/client.js';
+import { humanSize, humanTime, plural, printable, resumedLine } from './format.js';
 import type { Failure, Outcome, Output } from './output.js';
 import { assertNever } from './verbs.js';
 
@@ -23,6 +23,8 @@ const CHUNK_CHARS = 64 * 1024;
 const SIZE_WIDTH = 8; // "1023 KiB", "99.9 MiB"
 const TIME_WIDTH = 19; // "2026-11-23 22:49:19"
 const SHA256_PREFIX = 16;
+const UPLOAD_ID_WIDTH = 32;
+const HELD_WIDTH = 2 * SIZE_WIDTH + 3; // "1.5 GiB / 4.0 GiB"
 
 export class HumanOutput implements Output {
   readonly #out: NodeJS.WritableStream;
@@ -65,6 +67,8 @@ export class HumanOutput implements Output {
         return 'not downloaded';
       case 'file-deleted':
         return `deleted "${printable(outcome.name)}" from bucket "${printable(outcome.bucket)}"`;
+      case 'upload-aborted':
+        return `aborted upload ${outcome.id} (${humanSize(outcome.released)} released)`;
       case 'goodbye':
         return 'goodbye';
       default:
@@ -101,6 +105,24 @@ export class HumanOutput implements Output {
       },
       () => `${plural(count, 'file')}, ${humanSize(total)}`,
     );
+  }
+
+  async uploads(rows: AsyncIterable<RemoteUpload>): Promise<void> {
+    let count = 0;
+    await this.#listing(
+      rows,
+      () => 'no unfinished uploads',
+      `${'ID'.padEnd(UPLOAD_ID_WIDTH)}  ${'HELD / SIZE'.padStart(HELD_WIDTH)}  ${'STARTED'.padEnd(TIME_WIDTH)}  BUCKET/NAME`,
+      (upload) => {
+        count++;
+        return `${upload.id}  ${`${humanSize(upload.held)} / ${humanSize(upload.size)}`.padStart(HELD_WIDTH)}  ${humanTime(upload.startedAt).padEnd(TIME_WIDTH)}  ${printable(upload.bucket)}/${printable(upload.name)}`;
+      },
+      () => plural(count, 'unfinished upload'),
+    );
+  }
+
+  resumed(info: { direction: 'upload' | 'download'; offset: number; attempt: number }): void {
+    this.#err.write(`${resumedLine(info)}\n`);
   }
 
   /**

@@ -4,7 +4,7 @@
  * human renderer (human-output.ts) turns them into lines for people, and a
  * `--json` renderer can sit beside it, implementing the same interface.
  */
-import type { RemoteBucket, RemoteFile, ServerHello, TransferResult } from '../client/client.js';
+import type { RemoteBucket, RemoteFile, RemoteUpload, ServerHello, TransferResult } from '../client/client.js';
 import { ClientError } from '../client/errors.js';
 import { BucketError } from '../errors.js';
 import { CliError } from './errors.js';
@@ -19,6 +19,7 @@ export type Outcome =
   | { kind: 'downloaded'; file: TransferResult & { path: string } }
   | { kind: 'not-downloaded'; path: string }
   | { kind: 'file-deleted'; bucket: string; name: string }
+  | { kind: 'upload-aborted'; id: string; released: number }
   | { kind: 'goodbye' };
 
 /** A failure the program reports (anything else is a bug). */
@@ -34,5 +35,9 @@ export interface Output {
   buckets(rows: AsyncIterable<RemoteBucket>): Promise<void>;
   /** Renders rows as they come, never holding them all. */
   files(bucket: string, rows: AsyncIterable<RemoteFile>): Promise<void>;
+  /** The server's unfinished uploads. */
+  uploads(rows: AsyncIterable<RemoteUpload>): Promise<void>;
+  /** A transfer going on after a break: `offset` bytes were in place; attempt 0 is an earlier run's upload. */
+  resumed(info: { direction: 'upload' | 'download'; offset: number; attempt: number }): void;
   failure(failure: Failure): void;
 }

@@ -5,6 +5,8 @@
  * is all it does.
  */
 import path from 'node:path';
+import type { ResumeInfo } from '../client/retry.js';
+import type { UploadJournal } from '../client/upload-journal.js';
 import { BucketError } from '../errors.js';
 import * as actions from './actions.js';
 import type { ServerConnection } from './connection.js';
@@ -22,6 +24,8 @@ export interface ShellOptions {
   output: Output;
   /** Where progress bars go (shown only if it is a terminal). */
   progress: NodeJS.WriteStream;
+  /** Where upload ids in flight are remembered, so that a killed session's upload resumes. */
+  journal?: UploadJournal;
 }
 
 const PROMPT = 'bucket> ';
@@ -41,13 +45,14 @@ const SESSION_ENDING: ReadonlySet<Failure['code']> = new Set([
 // Not a failure of the session: the person chose to stop the transfer.
 const NOT_COUNTED: ReadonlySet<Failure['code']> = new Set(['CANCELLED']);
 
-type TransferOptions = { signal: AbortSignal; onProgress: (done: number, total: number) => void };
+type TransferOptions = { signal: AbortSignal; onProgress: (done: number, total: number) => void; onResume: (info: ResumeInfo) => void };
 
 export class Shell {
   readonly #connection: ServerConnection;
   readonly #prompter: Prompter;
   readonly #output: Output;
   readonly #progress: NodeJS.WriteStream;
+  readonly #journal: UploadJournal | undefined;
   #transfer: AbortController | undefined;
   #failed = false;
   #shutdownShown = false;
@@ -57,6 +62,7 @@ export class Shell {
     this.#prompter = options.prompter;
     this.#output = options.output;
     this.#progress = options.progress;
+    this.#journal = options.journal;
   }
 
   /**
@@ -174,8 +180,9 @@ export class Shell {
           file = await fileInFolder(source.path, name);
         }
         const bucket = await this.#ask(verb, 'bucket name: ');
-        const uploaded = await this.#withTransfer(`upload ${printable(name)}`, file.size, (options) =>
-          use((client) => actions.upload(client, file.path, bucket, name, options)),
+        const journal = this.#journal;
+        const uploaded = await this.#withTransfer(`upload ${printable(name)}`, file.size, 'upload', (options) =>
+          use((client) => actions.upload(client, file.path, bucket, name, journal === undefined ? options : { ...options, journal })),
         );
         output.show({ kind: 'uploaded', bucket, file: uploaded });
         return;
@@ -192,7 +199,7 @@ export class Shell {
           }
           if (answer === 'unanswered') throw new CliError('UNANSWERED', `not downloaded: ${printable(target.path)} already exists (answer y to replace it)`);
         }
-        const downloaded = await this.#withTransfer(`download ${printable(name)}`, 0, (options) =>
+        const downloaded = await this.#withTransfer(`download ${printable(name)}`, 0, 'download', (options) =>
           use((client) => actions.download(client, bucket, name, target.path, { ...options, overwrite: target.exists })),
         );
         output.show({ kind: 'downloaded', file: downloaded });
@@ -203,6 +210,17 @@ export class Shell {
         const name = await this.#ask(verb, 'file name: ');
         await use((client) => actions.deleteFile(client, bucket, name));
         output.show({ kind: 'file-deleted', bucket, name });
+        return;
+      }
+      case 'LIST_UPLOADS': {
+        const bucket = await this.#ask(verb, 'bucket name (empty = every bucket): ');
+        await use((client) => output.uploads(iterate(actions.listUploads(client, bucket === '' ? undefined : bucket))));
+        return;
+      }
+      case 'ABORT_UPLOAD': {
+        const id = await this.#ask(verb, 'upload id: ');
+        const aborted = await use((client) => actions.abortUpload(client, id));
+        output.show({ kind: 'upload-aborted', id: aborted.id, released: aborted.released });
         return;
       }
       default:
@@ -238,7 +256,7 @@ export class Shell {
   }
 
   /** Runs a transfer with a progress bar and Ctrl-C to cancel it. */
-  async #withTransfer<T>(label: string, knownSize: number, work: (options: TransferOptions) => Promise<T>): Promise<T> {
+  async #withTransfer<T>(label: string, knownSize: number, direction: 'upload' | 'download', work: (options: TransferOptions) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     this.#transfer = controller;
     let progress: Progress | undefined;
@@ -246,13 +264,23 @@ export class Shell {
       progress ??= createProgress(label, total || knownSize, this.#progress);
       progress.update(done, total);
     };
+    const onResume = (info: ResumeInfo): void => {
+      // The line goes where the bar was; a new bar picks up from the offset.
+      progress?.stop();
+      progress = undefined;
+      this.#output.resumed({ direction, offset: info.offset, attempt: info.attempt });
+    };
     try {
-      return await work({ signal: controller.signal, onProgress });
+      return await work({ signal: controller.signal, onProgress, onResume });
     } finally {
       progress?.stop();
       this.#transfer = undefined;
     }
   }
+}
+
+async function* iterate<T>(rows: Promise<T[]>): AsyncGenerator<T> {
+  yield* await rows;
 }
 
 function unknownCommand(line: string): string {

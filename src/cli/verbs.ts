@@ -1,7 +1,8 @@
 /**
- * The shell's own command words. They are the seed's nine, spelled as the
- * protocol spells them, but kept apart from the protocol's COMMANDS so that
- * a command added to the protocol never becomes a shell word by accident.
+ * The shell's own command words. They are the seed's nine and the two
+ * for unfinished uploads, spelled as the protocol spells them, but kept
+ * apart from the protocol's COMMANDS so that a command added to the
+ * protocol never becomes a shell word by accident.
  */
 
 export const SHELL_VERBS = [
@@ -14,6 +15,8 @@ export const SHELL_VERBS = [
   'LIST_FILE',
   'DOWNLOAD_FILE',
   'DELETE_FILE',
+  'LIST_UPLOADS',
+  'ABORT_UPLOAD',
 ] as const;
 
 export type ShellVerb = (typeof SHELL_VERBS)[number];

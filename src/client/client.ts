@@ -5,7 +5,7 @@
  * stream item by item. Replies are read through the protocol's typed
  * codecs, so the client and the server agree on every field.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { BucketError } from '../errors.js';
@@ -29,11 +29,14 @@ import {
   LIST_HEAD,
   LOGGED_IN,
   LOGIN_CONTINUE,
+  RANGED_DOWNLOAD_GO_AHEAD,
   readTyped,
   readTypedItem,
+  RESUME_GO_AHEAD,
   UnexpectedReply,
   UPLOAD_ABORTED,
   UPLOAD_GO_AHEAD,
+  UPLOAD_ITEM,
   UPLOAD_STORED,
   type BucketEntry,
   type BucketInfo,
@@ -42,7 +45,11 @@ import {
   type HelloReply,
   type ListEntry,
   type ItemCodec,
+  type RangedGoAhead,
   type ReplyCodec,
+  type UploadAborted,
+  type UploadEntry,
+  type UploadStored,
 } from '../protocol/messages.js';
 import { parseItem, parseReply, type ReplyHead } from '../protocol/replies.js';
 import { encodeRequest, encodeUploadTrailer, type GrantedPermission, type Request } from '../protocol/requests.js';
@@ -103,6 +110,60 @@ export interface TransferOptions {
    */
   signal?: AbortSignal;
 }
+
+export interface UploadOptions extends TransferOptions {
+  /**
+   * Called with the server's id for this upload (protocol 4), before any
+   * body byte is sent: with it, RESUME_UPLOAD can go on after a broken
+   * connection. An error raised after this carries the id as `uploadId`.
+   */
+  onUploadId?: (uploadId: string) => void | Promise<void>;
+}
+
+/** An unfinished upload the server holds (LIST_UPLOADS). */
+export type RemoteUpload = UploadEntry;
+export type AbortedUpload = UploadAborted;
+
+/** Where a resumed upload goes on: the server holds `offset` of `size` bytes. */
+export interface ResumePoint {
+  uploadId: string;
+  name: string;
+  offset: number;
+  size: number;
+}
+
+/** What a resumed upload sends: the bytes from the offset on, and the hash of those before it. */
+export interface ResumeSource {
+  source: Readable | AsyncIterable<Uint8Array>;
+  /** A SHA-256 already fed the file's first `offset` bytes; the client feeds it the rest. */
+  prefixHash: Hash;
+}
+
+export interface ResumeOptions extends TransferOptions {
+  /** Resume from here rather than from all the server holds (at most that much). */
+  offset?: number;
+}
+
+/** What a ranged download's go-ahead says, before any byte arrives. */
+export type DownloadStart = RangedGoAhead;
+
+export interface DownloadOptions extends TransferOptions {
+  /**
+   * Download from this byte on (protocol 4). The result then carries the
+   * whole file's SHA-256 as recorded (`sha256`, empty if unknown) and the
+   * range's own (`rangeSha256`, checked here); the caller checks the whole.
+   */
+  offset?: number;
+}
+
+export interface RangedTransferResult extends TransferResult {
+  offset: number;
+  /** The SHA-256 of the bytes from `offset` on, as sent and checked. */
+  rangeSha256: string;
+}
+
+/** A download's destination, or a function that opens one once the go-ahead is in (and may refuse by throwing). */
+export type DownloadDestination = Writable | ((start: DownloadStart) => Writable | Promise<Writable>);
 
 // Upload bytes handed to the socket but not yet flushed, at most.
 const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
@@ -318,14 +379,14 @@ export class BucketClient {
    * server checks the SHA-256 computed here as the bytes go; it stores
    * nothing unless every byte arrived intact.
    */
-  async upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions = {}): Promise<TransferResult> {
+  async upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: UploadOptions = {}): Promise<TransferResult> {
     const started: { uploadId?: string } = {};
     try {
       return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#upload(bucket, name, source, size, options, started)));
     } catch (error) {
       // Cancelled on purpose: what the server staged for a resume is not wanted.
       if (error instanceof ClientError && error.code === 'CANCELLED' && started.uploadId !== undefined) await this.#abandon(started.uploadId);
-      throw error;
+      throw withUploadId(error, started.uploadId);
     }
   }
 
@@ -347,12 +408,70 @@ export class BucketClient {
   }
 
   /**
+   * Goes on with an unfinished upload (protocol 4) from what the server
+   * holds (or `options.offset`, if less). `open` is given that point and
+   * returns the bytes from it on and a SHA-256 already fed the bytes
+   * before it: the server stores the file only if the whole file's hash
+   * matches. NO_SUCH_UPLOAD: it was committed, aborted or expired;
+   * UPLOAD_BUSY: another connection is sending it.
+   */
+  async resumeUpload(uploadId: string, open: (point: ResumePoint) => Promise<ResumeSource>, options: ResumeOptions = {}): Promise<TransferResult> {
+    try {
+      return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#resume(uploadId, open, options)));
+    } catch (error) {
+      // Cancelled on purpose, as for upload(): the rest is not wanted either.
+      if (error instanceof ClientError && error.code === 'CANCELLED') await this.#abandon(uploadId);
+      throw withUploadId(error, uploadId);
+    }
+  }
+
+  /** The unfinished uploads this user may resume or abort (of one bucket, if given), oldest first. Protocol 4. */
+  async listUploads(bucket?: string): Promise<RemoteUpload[]> {
+    // Before protocol 4 nothing unfinished is kept.
+    if ((await this.#serverProtocol()) < 4) return [];
+    return collect(this.#iterateList(bucket === undefined ? { command: 'LIST_UPLOADS' } : { command: 'LIST_UPLOADS', bucket }, UPLOAD_ITEM));
+  }
+
+  /** Drops an unfinished upload; resolves with the staged bytes released. Protocol 4. */
+  abortUpload(uploadId: string): Promise<AbortedUpload> {
+    return this.#exclusive(() => this.#request({ command: 'ABORT_UPLOAD', id: uploadId }, UPLOAD_ABORTED));
+  }
+
+  /**
    * Streams a file to `destination` (not ended). Resolves only when every
    * byte matched the server's SHA-256; on a mismatch it rejects, and what
    * was written must be thrown away (downloadFile does that for files).
+   * With `offset` (protocol 4), only the bytes from there on come, and the
+   * caller checks the whole file against the result's `sha256`.
+   * `destination` may be a function, called with the go-ahead (the file's
+   * size and recorded SHA-256) before any byte arrives.
    */
-  download(bucket: string, name: string, destination: Writable, options: TransferOptions = {}): Promise<TransferResult> {
+  download(bucket: string, name: string, destination: DownloadDestination, options: DownloadOptions = {}): Promise<RangedTransferResult> {
     return this.#exclusive(() => this.#cancellable(options.signal, () => this.#download(bucket, name, destination, options)));
+  }
+
+  /** The server's protocol version (one HELLO per connection). */
+  protocol(): Promise<number> {
+    return this.#serverProtocol();
+  }
+
+  /**
+   * Drops the current connection and opens a new one to the same server,
+   * logging in again as before. Transfers that broke can then go on
+   * (resumeUpload, download with an offset).
+   */
+  async reconnect(): Promise<void> {
+    this.#dropLink();
+    await this.#exclusive(() => Promise.resolve());
+  }
+
+  /**
+   * Closes the current connection at once, as a network failure would: a
+   * call in flight fails with CONNECTION_LOST, and the next call opens a
+   * fresh connection (for a transfer that stopped moving, say).
+   */
+  dropConnection(): void {
+    this.#dropLink();
   }
 
   /** Says goodbye and closes the connection. */
@@ -372,9 +491,49 @@ export class BucketClient {
     this.#link.socket.destroy();
   }
 
-  async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: TransferOptions, started: { uploadId?: string }): Promise<TransferResult> {
+  async #upload(bucket: string, name: string, source: Readable | AsyncIterable<Uint8Array>, size: number, options: UploadOptions, started: { uploadId?: string }): Promise<TransferResult> {
     const goAhead = await this.#request({ command: 'UPLOAD_FILE', bucket, name, size }, UPLOAD_GO_AHEAD);
-    if (goAhead.uploadId !== undefined) started.uploadId = goAhead.uploadId;
+    const uploadId = goAhead.uploadId;
+    if (uploadId !== undefined) started.uploadId = uploadId;
+    if (uploadId !== undefined && options.onUploadId) {
+      try {
+        await options.onUploadId(uploadId);
+      } catch (error) {
+        // The server waits for a body that will not come: the stream is out of step.
+        this.#dropLink();
+        throw withUploadId(error, uploadId);
+      }
+    }
+    const stored = await this.#sendBody(source, { size, offset: 0, hash: createHash('sha256'), uploadId }, options);
+    return { bucket: stored.bucket, name: stored.name || goAhead.name, size: stored.size, sha256: stored.sha256 };
+  }
+
+  async #resume(uploadId: string, open: (point: ResumePoint) => Promise<ResumeSource>, options: ResumeOptions): Promise<TransferResult> {
+    const request: Request = options.offset === undefined ? { command: 'RESUME_UPLOAD', id: uploadId } : { command: 'RESUME_UPLOAD', id: uploadId, offset: options.offset };
+    const goAhead = await this.#request(request, RESUME_GO_AHEAD);
+    let opened: ResumeSource;
+    try {
+      opened = await open({ uploadId, name: goAhead.name, offset: goAhead.offset, size: goAhead.size });
+    } catch (error) {
+      this.#dropLink();
+      throw withUploadId(error, uploadId);
+    }
+    const stored = await this.#sendBody(opened.source, { size: goAhead.size, offset: goAhead.offset, hash: opened.prefixHash, uploadId }, options);
+    return { bucket: stored.bucket, name: stored.name || goAhead.name, size: stored.size, sha256: stored.sha256 };
+  }
+
+  /**
+   * Sends the body from `offset` to `size` after a go-ahead, then the
+   * trailer with the whole file's SHA-256 (`hash` holds the bytes before
+   * `offset` already), and reads the server's answer.
+   */
+  async #sendBody(
+    source: Readable | AsyncIterable<Uint8Array>,
+    body: { size: number; offset: number; hash: Hash; uploadId: string | undefined },
+    options: TransferOptions,
+  ): Promise<UploadStored> {
+    const { size, offset, hash, uploadId } = body;
+    const bodySize = size - offset;
     const link = this.#link;
     // The server may answer before the body is done (a disk that filled
     // up); watch for that while sending.
@@ -384,21 +543,21 @@ export class BucketClient {
       (head) => (early = head),
       (error: Error) => (early = error),
     );
-    const hash = createHash('sha256');
     const window = new FlowWindow(BODY_IN_FLIGHT_BYTES);
     let sent = 0;
+    if (offset > 0) options.onProgress?.(offset, size);
     try {
       for await (const chunk of readSource(source, options.signal)) {
         if (early !== undefined) break;
         const bytes = chunk;
         sent += bytes.length;
-        if (sent > size) throw new ClientError('SOURCE_CHANGED');
+        if (sent > bodySize) throw new ClientError('SOURCE_CHANGED');
         hash.update(bytes);
         await writeWindowed(link.socket, bytes, window);
-        options.onProgress?.(sent, size);
+        options.onProgress?.(offset + sent, size);
       }
       if (early === undefined) {
-        if (sent !== size) throw new ClientError('SOURCE_CHANGED', `the source gave ${sent} bytes, not the ${size} declared`);
+        if (sent !== bodySize) throw new ClientError('SOURCE_CHANGED', `the source gave ${offset + sent} bytes, not the ${size} declared`);
         await writeChunk(link.socket, encodeUploadTrailer(hash.digest('hex')));
       }
     } catch (error) {
@@ -408,46 +567,72 @@ export class BucketClient {
         await Promise.race([reply.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, LATE_REPLY_MS))]);
       }
       if (early === undefined || early instanceof Error) {
-        // The stream can no longer be kept in step: drop the connection,
-        // and the server drops the upload.
+        // The stream can no longer be kept in step: drop the connection;
+        // the server keeps what it received, for a resume.
         this.#dropLink();
-        throw error instanceof ClientError ? error : new ClientError('CONNECTION_LOST', describe(error), { cause: error });
+        throw withUploadId(error instanceof ClientError ? error : new ClientError('CONNECTION_LOST', describe(error), { cause: error }), uploadId);
       }
     }
-    const head = await reply;
+    let head: ReplyHead;
+    try {
+      head = await reply;
+    } catch (error) {
+      throw withUploadId(error, uploadId);
+    }
     // Any answer before the end of the body is an error after which the
     // server closes the connection.
-    if (sent < size) link.closed = true;
-    const stored = this.#typed(UPLOAD_STORED, head);
-    return { bucket: stored.bucket, name: stored.name || goAhead.name, size: stored.size, sha256: stored.sha256 };
+    if (sent < bodySize) {
+      link.closed = true;
+    }
+    try {
+      return this.#typed(UPLOAD_STORED, head);
+    } catch (error) {
+      throw withUploadId(error, uploadId);
+    }
   }
 
-  async #download(bucket: string, name: string, destination: Writable, options: TransferOptions): Promise<TransferResult> {
-    const goAhead = await this.#request({ command: 'DOWNLOAD_FILE', bucket, name }, DOWNLOAD_GO_AHEAD);
-    const size = goAhead.size;
-    this.#link.reader.decoder.expectBody(size);
+  async #download(bucket: string, name: string, destination: DownloadDestination, options: DownloadOptions): Promise<RangedTransferResult> {
+    const ranged = options.offset !== undefined;
+    let start: DownloadStart;
+    if (ranged) {
+      start = await this.#request({ command: 'DOWNLOAD_FILE', bucket, name, offset: options.offset }, RANGED_DOWNLOAD_GO_AHEAD);
+    } else {
+      const goAhead = await this.#request({ command: 'DOWNLOAD_FILE', bucket, name }, DOWNLOAD_GO_AHEAD);
+      start = { name: goAhead.name, count: goAhead.size, offset: 0, size: goAhead.size };
+    }
+    let out: Writable;
+    try {
+      out = typeof destination === 'function' ? await destination(start) : destination;
+    } catch (error) {
+      // The bytes are on their way and nowhere to go: drop the connection.
+      this.#dropLink();
+      throw error;
+    }
+    const { size, offset } = start;
+    this.#link.reader.decoder.expectBody(start.count);
     const hash = createHash('sha256');
     let received = 0;
-    options.onProgress?.(0, size);
+    options.onProgress?.(offset, size);
     for (;;) {
       const frame = await this.#nextFrame();
       if (frame.kind === 'body') {
         hash.update(frame.chunk);
         received += frame.chunk.length;
         try {
-          await writeChunk(destination, frame.chunk);
+          await writeChunk(out, frame.chunk);
         } catch (error) {
           this.#dropLink();
           throw new ClientError('LOCAL_FILE_ERROR', `cannot write the download: ${describe(error)}`, { cause: error });
         }
-        options.onProgress?.(received, size);
+        options.onProgress?.(offset + received, size);
         continue;
       }
       if (frame.kind !== 'trailer') throw this.#protocolError('the download status line');
       const done = this.#typed(DOWNLOAD_DONE, this.#parseHead(frame.line));
       const sha256 = hash.digest('hex');
       if (done.sha256 !== sha256) throw new ClientError('DOWNLOAD_CHECKSUM_MISMATCH');
-      return { bucket, name: goAhead.name, size, sha256 };
+      // Without an offset the bytes are the whole file; with one, the whole file's hash is as recorded.
+      return { bucket, name: start.name, size, sha256: ranged ? (start.sha256 ?? '') : sha256, offset, rangeSha256: sha256 };
     }
   }
 
@@ -530,6 +715,7 @@ export class BucketClient {
         this.#reconnect = false;
         this.#endedBy = undefined;
         this.#user = undefined;
+        this.#protocol = undefined;
         if (this.#credentials) {
           try {
             await this.#loginNow(this.#credentials);
@@ -717,6 +903,20 @@ async function* readSource(source: Readable | AsyncIterable<Uint8Array>, signal:
     if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
     else void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
+}
+
+/** Marks an error raised during an upload with the upload's id, so a caller can resume it. */
+function withUploadId(error: unknown, uploadId: string | undefined): unknown {
+  if (uploadId !== undefined && error instanceof Error && (error instanceof ClientError || error instanceof BucketError)) {
+    (error as { uploadId?: string }).uploadId ??= uploadId;
+  }
+  return error;
+}
+
+/** The id of the unfinished upload an upload's error came from (protocol 4), if any. */
+export function uploadIdOf(error: unknown): string | undefined {
+  const id = (error as { uploadId?: unknown } | undefined)?.uploadId;
+  return typeof id === 'string' ? id : undefined;
 }
 
 function describe(error: unknown): string {

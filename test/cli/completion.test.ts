@@ -8,7 +8,8 @@ import { tempDir } from '../helpers/server.js';
 test('Tab completes the command words', () => {
   assert.deepEqual(completeCommand('DEL'), [['DELETE_BUCKET', 'DELETE_FILE'], 'DEL']);
   assert.deepEqual(completeCommand('UP'), [['UPLOAD_FILE'], 'UP']);
-  assert.deepEqual(completeCommand(''), [['HELLO', 'EXIT', 'NEW_BUCKET', 'LIST_BUCKET', 'DELETE_BUCKET', 'UPLOAD_FILE', 'LIST_FILE', 'DOWNLOAD_FILE', 'DELETE_FILE'], '']);
+  assert.deepEqual(completeCommand(''), [['HELLO', 'EXIT', 'NEW_BUCKET', 'LIST_BUCKET', 'DELETE_BUCKET', 'UPLOAD_FILE', 'LIST_FILE', 'DOWNLOAD_FILE', 'DELETE_FILE', 'LIST_UPLOADS', 'ABORT_UPLOAD'], '']);
+  assert.deepEqual(completeCommand('LIST_U'), [['LIST_UPLOADS'], 'LIST_U']);
   assert.deepEqual(completeCommand('up'), [[], 'up']);
 });
 

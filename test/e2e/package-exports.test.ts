@@ -14,8 +14,9 @@ import { promisify } from 'node:util';
 import { REPO_ROOT, startServer, tempDir } from '../helpers/server.js';
 
 const CLIENT_EXPORTS = [
-  'BucketClient', 'BucketError', 'CLIENT_ERRORS', 'ClientError', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS',
-  'PROTOCOL_VERSION', 'VERSION', 'closesConnection', 'downloadFile', 'resolveDestination', 'uploadFile',
+  'BucketClient', 'BucketError', 'CLIENT_ERRORS', 'ClientError', 'DEFAULT_HOST', 'DEFAULT_PORT', 'DEFAULT_RETRIES', 'ERRORS',
+  'FileUploadJournal', 'PROTOCOL_VERSION', 'VERSION', 'closesConnection', 'downloadFile', 'isPartialDownload', 'partialName', 'resolveDestination', 'uploadFile',
+  'uploadIdOf', 'uploadJournalPath',
 ];
 const SERVER_EXPORTS = [
   'Activity', 'BucketError', 'BucketServer', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS', 'FsStorage', 'OpsHttpServer', 'PROTOCOL_VERSION',

@@ -63,7 +63,7 @@ async function cutShortDownload(args: string[]): Promise<void> {
     peer.send('DOWNLOAD_FILE,big,f.bin\n');
     await new Promise((resolve) => setTimeout(resolve, 1500)); // stalled past the deadline
     peer.socket.resume();
-    assert.match(await peer.line(), /^150,f\.bin,33554432,[0-9a-f]{32} /);
+    assert.match(await peer.line(), /^150,f\.bin,33554432 /);
     await peer.closedByPeer();
     const parts: Buffer[] = [];
     for (;;) {

@@ -1,5 +1,8 @@
 /** Runs the real bucket program with piped input. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after } from 'node:test';
 import { BUCKET } from './server.js';
 
@@ -9,10 +12,17 @@ export interface CliResult {
   stderr: string;
 }
 
+// The program's record of uploads in flight goes here, never to the user's own state folder.
+let stateHome: string | undefined;
+function testState(): NodeJS.ProcessEnv {
+  stateHome ??= mkdtempSync(path.join(os.tmpdir(), 'bucket-state-'));
+  return { XDG_STATE_HOME: stateHome };
+}
+
 export function runBucket(args: string[], input: string, options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // Variables given as undefined are removed from the child's environment.
-    const env = options.env && Object.fromEntries(Object.entries({ ...process.env, ...options.env }).filter(([, value]) => value !== undefined));
+    const env = Object.fromEntries(Object.entries({ ...process.env, ...testState(), ...options.env }).filter(([, value]) => value !== undefined));
     const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env });
     let stdout = '';
     let stderr = '';
@@ -46,8 +56,9 @@ after(() => {
   for (const child of runningPrograms) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
-export function spawnBucket(args: string[]): LiveBucket {
-  const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function spawnBucket(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): LiveBucket {
+  const env = { ...process.env, ...testState(), ...options.env };
+  const child = spawn(process.execPath, [BUCKET, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: options.cwd, env });
   runningPrograms.add(child);
   child.once('exit', () => runningPrograms.delete(child));
   const live = {

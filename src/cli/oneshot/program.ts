@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { BucketClient, RemoteEntry } from '../../client/index.js';
+import { FileUploadJournal, uploadJournalPath } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { plural } from '../format.js';
@@ -21,7 +22,7 @@ import { VerbSession } from './session.js';
 import { besideProgress, openProgress, progressMode, type ProgressMode } from './progress-display.js';
 import { runSync } from './sync.js';
 import { syncEnds } from './sync-ends.js';
-import { fail, planGet, planPut, plannedBytes, runGet, runPut, type TransferTally } from './transfers.js';
+import { fail, planGet, planPut, plannedBytes, runGet, runPut, type ResumeSettings, type TransferTally } from './transfers.js';
 
 /** What each verb's arguments are, for completion. */
 const ARGUMENTS: Record<string, VerbSpec['args']> = {
@@ -35,6 +36,8 @@ const ARGUMENTS: Record<string, VerbSpec['args']> = {
   put: 'local-then-remote',
   get: 'remote-then-local',
   sync: 'local-or-remote',
+  uploads: 'remote',
+  'abort-upload': 'none',
   completion: [...SHELLS],
 };
 const COMPLETION_TIMEOUT_MS = 2000;
@@ -55,6 +58,12 @@ async function remoteNames(client: BucketClient, word: string): Promise<string[]
     if (names.length >= MAX_COMPLETIONS) break;
   }
   return names;
+}
+
+/** --retries: a whole number, 0 for none. */
+function parseRetries(text: string): number {
+  if (!/^[0-9]{1,4}$/.test(text)) throw new UsageError(`invalid --retries "${text}": use a whole number, 0 for none`);
+  return Number(text);
 }
 
 async function writeAll(stream: NodeJS.WritableStream, text: string): Promise<void> {
@@ -306,10 +315,12 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .argument('<paths...>', 'LOCAL... BUCKET[/KEY or /PREFIX/]')
     .option('-r, --recursive', 'upload folders and everything in them (keys follow the paths)')
     .option('--parallel <n>', 'connections to use at once', '4')
+    .option('--retries <n>', 'times a broken upload is resumed without moving forward before giving up', '5')
     .action(
       run(async (session, reporter, command) => {
         const [paths] = command.processedArgs as [string[]];
-        const opts = command.opts<{ recursive?: boolean; parallel: string }>();
+        const opts = command.opts<{ recursive?: boolean; parallel: string; retries: string }>();
+        const resume: ResumeSettings = { retries: parseRetries(opts.retries), journal: new FileUploadJournal(uploadJournalPath(streams.env)) };
         if (paths.length < 2) throw new UsageError('put needs at least one local path and a destination: put LOCAL... BUCKET[/KEY]');
         const parallel = parseCount(opts.parallel, '--parallel');
         const destination = parseRemote(paths[paths.length - 1]!);
@@ -321,7 +332,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const board = openProgress({ mode, stream: streams.err });
         board.expect(jobs.length, plannedBytes(jobs));
         try {
-          await runPut(session, jobs, parallel, besideProgress(reporter, board, outIsTerminal), tally, board);
+          await runPut(session, jobs, parallel, besideProgress(reporter, board, outIsTerminal), tally, board, resume);
         } finally {
           await board.finish();
         }
@@ -337,10 +348,12 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .option('-r, --recursive', 'download everything under each prefix (local paths follow the keys)')
     .option('--parallel <n>', 'connections to use at once', '4')
     .option('--force', 'replace local files that are in the way')
+    .option('--retries <n>', 'times a broken download is resumed without moving forward before giving up', '5')
     .action(
       run(async (session, reporter, command) => {
         const [paths] = command.processedArgs as [string[]];
-        const opts = command.opts<{ recursive?: boolean; parallel: string; force?: boolean }>();
+        const opts = command.opts<{ recursive?: boolean; parallel: string; force?: boolean; retries: string }>();
+        const resume: ResumeSettings = { retries: parseRetries(opts.retries) };
         const parallel = parseCount(opts.parallel, '--parallel');
         const remotes = (paths.length > 1 ? paths.slice(0, -1) : paths).map(parseRemote);
         const local = paths.length > 1 ? paths[paths.length - 1]! : '.';
@@ -353,7 +366,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         const board = openProgress({ mode: progressModeOf(command), stream: streams.err });
         board.expect(jobs.length, plannedBytes(jobs));
         try {
-          await runGet(session, jobs, options, besideProgress(reporter, board, outIsTerminal), tally, board);
+          await runGet(session, jobs, options, besideProgress(reporter, board, outIsTerminal), tally, board, resume);
         } finally {
           await board.finish();
         }
@@ -375,7 +388,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
       run(async (session, reporter, command) => {
         const [source, destination] = command.processedArgs as [string, string];
         const opts = command.opts<{ delete?: boolean; dryRun?: boolean; checksum?: boolean; parallel: string }>();
-        const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel') };
+        const options = { delete: opts.delete === true, dryRun: opts.dryRun === true, checksum: opts.checksum === true, parallel: parseCount(opts.parallel, '--parallel'), journal: new FileUploadJournal(uploadJournalPath(streams.env)) };
         const ends = await syncEnds(source, destination);
         const cache = await HashCache.load(hashCachePath(streams.env));
         const board = openProgress({ mode: progressModeOf(command), stream: streams.err });
@@ -387,6 +400,45 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
         }
         const { done, bytes, copied, skipped, deleted, hashed } = tally;
         await reporter.emit({ type: 'summary', verb: 'sync', done, failed: tally.failures.length, bytes, copied, skipped, deleted, hashed, dryRun: options.dryRun });
+        return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
+      }),
+    );
+
+  program
+    .command('uploads')
+    .description("list the server's unfinished uploads (resumable, or to abort), of one bucket or all")
+    .argument('[bucket]', 'only this bucket\'s')
+    .action(
+      run(async (session, reporter, command) => {
+        const [bucketText] = command.processedArgs as [string | undefined];
+        const bucket = bucketText === undefined ? undefined : parseRemote(bucketText).bucket;
+        const uploads = await session.connection().use((client) => client.listUploads(bucket));
+        for (const upload of uploads) {
+          await reporter.emit({ type: 'upload', id: upload.id, bucket: upload.bucket, name: upload.name, size: upload.size, held: upload.held, started: upload.startedAt, expires: upload.expiresAt ?? null });
+        }
+        return EXIT.DONE;
+      }),
+    );
+
+  program
+    .command('abort-upload')
+    .description('drop unfinished uploads by id (see uploads), releasing what the server holds of them')
+    .argument('<id...>', 'upload ids')
+    .action(
+      run(async (session, reporter, command) => {
+        const [ids] = command.processedArgs as [string[]];
+        const tally: TransferTally = { done: 0, bytes: 0, failures: [] };
+        const connection = session.connection();
+        for (const id of ids) {
+          try {
+            const aborted = await connection.use((client) => client.abortUpload(id));
+            tally.done++;
+            await reporter.emit({ type: 'upload-aborted', id: aborted.id, released: aborted.released });
+          } catch (error) {
+            if (!isFailure(error)) throw error;
+            fail(reporter, tally, error, ids.length > 1 ? id : undefined);
+          }
+        }
         return tally.failures.length === 0 ? EXIT.DONE : exitCodeOfAll(tally.failures);
       }),
     );

@@ -120,6 +120,7 @@ export function besideProgress(reporter: Reporter, board: ProgressBoard, outIsTe
   return {
     emit: (record) => (outIsTerminal ? board.aside(() => reporter.emit(record)) : reporter.emit(record)),
     failure: (failure, about) => board.aside(() => reporter.failure(failure, about)),
+    resumed: (record) => board.aside(() => reporter.resumed(record)),
   };
 }
 

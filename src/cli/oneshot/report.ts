@@ -6,7 +6,7 @@
  * streams in bounded memory.
  */
 import { once } from 'node:events';
-import { humanSize, humanTime, plural, printable } from '../format.js';
+import { humanSize, humanTime, plural, printable, resumedLine } from '../format.js';
 import type { Failure } from '../output.js';
 import { assertNever } from '../verbs.js';
 import { exitCodeOf } from './exit-codes.js';
@@ -28,7 +28,26 @@ export type VerbRecord =
   | { type: 'would-delete'; bucket: string; name: string }
   | { type: 'would-delete-local'; path: string }
   | { type: 'summary'; verb: string; done: number; failed: number; bytes: number }
+  /** An unfinished upload the server holds; `expires` null when it never does. */
+  | { type: 'upload'; id: string; bucket: string; name: string; size: number; held: number; started: Date; expires: Date | null }
+  | { type: 'upload-aborted'; id: string; released: number }
   | SyncSummary;
+
+/**
+ * A transfer going on after a break (on stderr, as it is no result):
+ * `offset` bytes were already in place; `attempt` 0 is an upload an
+ * earlier run left unfinished; `cause` the code of the failure that
+ * broke it, or null.
+ */
+export interface ResumedRecord {
+  type: 'resumed';
+  direction: 'upload' | 'download';
+  about: string;
+  offset: number;
+  size: number;
+  attempt: number;
+  cause: string | null;
+}
 
 /** Why sync copies a file: the destination lacks it, or its size or SHA-256 differs. */
 export type SyncReason = 'new' | 'size' | 'content';
@@ -58,6 +77,8 @@ export interface Reporter {
   emit(record: VerbRecord): Promise<void>;
   /** One failure; `about` names what it concerns (a path, a key) when not the whole command. */
   failure(failure: Failure | { code: string; message: string }, about?: string): void;
+  /** A transfer resumed after a break. */
+  resumed(record: ResumedRecord): void;
 }
 
 export class JsonReporter implements Reporter {
@@ -77,6 +98,10 @@ export class JsonReporter implements Reporter {
     const line: Record<string, unknown> = { type: 'error', code: failure.code, message: failure.message, exit: exitCodeOf(failure.code) };
     if (about !== undefined) line.about = about;
     this.#err.write(`${JSON.stringify(line)}\n`);
+  }
+
+  resumed(record: ResumedRecord): void {
+    this.#err.write(`${JSON.stringify(record)}\n`);
   }
 }
 
@@ -131,12 +156,20 @@ export class HumanReporter implements Reporter {
         return `would delete ${printable(record.bucket)}/${printable(record.name)}`;
       case 'would-delete-local':
         return `would delete ${printable(record.path)}`;
+      case 'upload':
+        return `${record.id}  ${`${humanSize(record.held)} / ${humanSize(record.size)}`.padStart(SIZE_WIDTH * 2 + 3)}  ${humanTime(record.started).padEnd(TIME_WIDTH)}  ${printable(record.bucket)}/${printable(record.name)}`;
+      case 'upload-aborted':
+        return `aborted upload ${record.id} (${humanSize(record.released)} released)`;
       case 'summary':
         if ('copied' in record) return syncSummaryLine(record);
         return `${record.verb}: ${plural(record.done, 'file')}${record.verb === 'rm' ? ' deleted' : ` (${humanSize(record.bytes)})`}${record.failed > 0 ? `, ${record.failed} failed` : ''}`;
       default:
         return assertNever(record);
     }
+  }
+
+  resumed(record: ResumedRecord): void {
+    this.#err.write(`${resumedLine(record)} (${printable(record.about)})\n`);
   }
 
   failure(failure: { code: string; message: string }, about?: string): void {

@@ -11,7 +11,7 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { ClientError, downloadFile, uploadFile, type BucketClient, type RemoteFile } from '../../client/index.js';
+import { ClientError, downloadFile, isPartialDownload, uploadFile, type BucketClient, type RemoteFile, type UploadJournal } from '../../client/index.js';
 import { CliError } from '../errors.js';
 import { hashFile, sameStamp, stampOf, type FileStamp, type HashCache } from '../hash-cache.js';
 import { UsageError } from '../options.js';
@@ -20,13 +20,15 @@ import type { Reporter, SyncReason } from './report.js';
 import type { VerbSession } from './session.js';
 import type { SyncEnds } from './sync-ends.js';
 import type { ProgressBoard } from './progress-board.js';
-import { fail, inLanes, makeFolder, progressOf, type TransferTally } from './transfers.js';
+import { fail, inLanes, makeFolder, progressOf, reportResumes, type TransferTally } from './transfers.js';
 
 export interface SyncOptions {
   delete: boolean;
   dryRun: boolean;
   checksum: boolean;
   parallel: number;
+  /** Where upload ids in flight are remembered, so that a killed run's uploads resume. */
+  journal?: UploadJournal;
 }
 
 export interface SyncTally extends TransferTally {
@@ -159,8 +161,8 @@ async function scanLocal(root: string, cacheFile: string, reporter: Reporter, ta
         await walk(local, name);
         continue;
       }
-      // The hash cache (and its temporary files) changes with every run: never part of one.
-      if (!entry.isFile() || path.resolve(local).startsWith(cacheFile)) continue;
+      // The hash cache (and its temporary files) changes with every run: never part of one; nor is a download in progress.
+      if (!entry.isFile() || path.resolve(local).startsWith(cacheFile) || isPartialDownload(entry.name)) continue;
       let stats: BigIntStats;
       try {
         stats = await lstat(local, { bigint: true });
@@ -224,7 +226,9 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
       return;
     }
     const before = await stampNow(local.path);
-    const result = await shown(context, local.path, local.stamp.size, (onProgress) => use((client) => uploadFile(client, local.path, ends.bucket, name, { onProgress })));
+    const result = await shown(context, local.path, local.stamp.size, (onProgress) =>
+      use((client) => uploadFile(client, local.path, ends.bucket, name, { onProgress, ...(options.journal === undefined ? {} : { journal: options.journal }), onResume: reportResumes(reporter, 'upload', local.path) })),
+    );
     // What was sent is what the file holds, if it held still meanwhile.
     const after = await stampNow(local.path);
     if (before !== undefined && after !== undefined && sameStamp(before, after) && after.size === result.size) cache.record(local.absolute, after, result.sha256);
@@ -244,7 +248,16 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
   await makeFolder(path.dirname(target));
   const existing = await lstat(target).catch(() => undefined);
   if (existing !== undefined && !existing.isFile()) throw new CliError('LOCAL_PATH_CONFLICT', `${existing.isDirectory() ? 'a folder' : 'something other than a file'} stands where ${target} goes`);
-  const result = await shown(context, showRemote(ends.bucket, remote.name), remote.size, (onProgress) => use((client) => downloadFile(client, ends.bucket, remote.name, target, { overwrite: true, onProgress })));
+  const result = await shown(context, showRemote(ends.bucket, remote.name), remote.size, (onProgress) =>
+    use((client) =>
+      downloadFile(client, ends.bucket, remote.name, target, {
+        overwrite: true,
+        onProgress,
+        ...(remote.sha256 === undefined ? {} : { expectedSha256: remote.sha256 }),
+        onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)),
+      }),
+    ),
+  );
   // The file's time is the time the server stored it, as `aws s3 sync` does.
   await utimes(target, remote.modifiedAt, remote.modifiedAt).catch(() => undefined);
   const stamp = await stampNow(target);

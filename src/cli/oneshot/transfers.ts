@@ -6,7 +6,7 @@
  */
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { downloadFile, uploadFile, type BucketClient } from '../../client/index.js';
+import { downloadFile, isPartialDownload, uploadFile, type BucketClient, type ResumeInfo, type UploadJournal } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import type { ServerConnection } from '../connection.js';
 import { CliError } from '../errors.js';
@@ -15,7 +15,7 @@ import { UsageError } from '../options.js';
 import { localPathOf, showRemote, type RemotePath } from './remote.js';
 import { NO_BOARD } from './progress-display.js';
 import type { ProgressBoard, TransferHandle } from './progress-board.js';
-import type { Reporter } from './report.js';
+import type { Reporter, ResumedRecord } from './report.js';
 import type { VerbSession } from './session.js';
 
 export interface TransferTally {
@@ -32,6 +32,8 @@ interface Job {
   key: string;
   /** Bytes, when the plan knows them (for progress). */
   size?: number;
+  /** The remote file's SHA-256, when a listing gave it (to find a download's partial at once). */
+  sha256?: string;
 }
 
 export interface PutOptions {
@@ -85,13 +87,24 @@ async function* filesUnder(folder: string, relative = ''): AsyncGenerator<string
   for (const entry of entries) {
     const name = relative === '' ? entry.name : `${relative}/${entry.name}`;
     if (entry.isDirectory()) yield* filesUnder(folder, name);
-    else if (entry.isFile()) yield name;
+    else if (entry.isFile() && !isPartialDownload(entry.name)) yield name; // a download in progress is no file to send
   }
 }
 
-export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD): Promise<void> {
+/** How broken transfers go on: the retry budget, and where upload ids in flight are remembered. */
+export interface ResumeSettings {
+  retries?: number;
+  journal?: UploadJournal;
+}
+
+/** The library's onResume, reported as a `resumed` record about `about`. */
+export function reportResumes(reporter: Reporter, direction: ResumedRecord['direction'], about: string): (info: ResumeInfo) => void {
+  return (info) => reporter.resumed({ type: 'resumed', direction, about, offset: info.offset, size: info.size, attempt: info.attempt, cause: info.cause?.code ?? null });
+}
+
+export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, parallel, async (client, job, onProgress) => {
-    const result = await uploadFile(client, job.local, job.bucket, job.key, { onProgress });
+    const result = await uploadFile(client, job.local, job.bucket, job.key, { onProgress, ...resume, onResume: reportResumes(reporter, 'upload', job.local) });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'uploaded', bucket: job.bucket, name: result.name, path: job.local, size: result.size, sha256: result.sha256 });
@@ -127,7 +140,7 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
     try {
       for await (const file of client.iterateFiles(remote.bucket, remote.key === '' ? {} : { prefix: remote.key })) {
         found++;
-        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name, size: file.size });
+        jobs.push({ local: localPathOf(local, file.name.slice(base.length)), bucket: remote.bucket, key: file.name, size: file.size, ...(file.sha256 === undefined ? {} : { sha256: file.sha256 }) });
       }
     } catch (error) {
       if (!isFailure(error)) throw error;
@@ -139,7 +152,7 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
   return jobs;
 }
 
-export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD): Promise<void> {
+export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, options.parallel, async (client, job, onProgress) => {
     let target = job.local;
     if (options.recursive) {
@@ -149,7 +162,13 @@ export async function runGet(session: VerbSession, jobs: readonly Job[], options
     } else {
       target = job.local;
     }
-    const result = await downloadFile(client, job.bucket, job.key, target, { overwrite: options.force, onProgress });
+    const result = await downloadFile(client, job.bucket, job.key, target, {
+      overwrite: options.force,
+      onProgress,
+      ...(job.sha256 === undefined ? {} : { expectedSha256: job.sha256 }),
+      ...(resume.retries === undefined ? {} : { retries: resume.retries }),
+      onResume: reportResumes(reporter, 'download', showRemote(job.bucket, job.key)),
+    });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'downloaded', bucket: job.bucket, name: result.name, path: result.path, size: result.size, sha256: result.sha256 });
