@@ -5,19 +5,13 @@
  * Given a verb (`bucket ls photos`), it runs that one command instead
  * (oneshot/program.ts).
  */
-import { DEFAULT_PORT } from '../client/index.js';
-import { ServerConnection } from './connection.js';
-import { HumanOutput } from './human-output.js';
+import { DEFAULT_PORT } from '../client/defaults.js';
+import type { ServerConnection } from './connection.js';
 import { enterUserFolder, runMain } from './main.js';
-import { runVerb } from './oneshot/program.js';
 import { BucketError } from '../errors.js';
 import { hostOf, parsePort, UsageError } from './options.js';
-import { askHidden } from './password-prompt.js';
-import { Prompter } from './prompter.js';
-import { Shell } from './shell.js';
 import { TLS_OPTIONS, TLS_USAGE, tlsOptionOf } from './tls-options.js';
 import { SHELL_VERBS } from './verbs.js';
-import { FileUploadJournal, uploadJournalPath } from '../client/upload-journal.js';
 
 const USAGE = `usage: bucket [--host HOST] [--port PORT] [--user NAME]
 
@@ -75,7 +69,8 @@ if (isVerbCall(process.argv.slice(2))) {
     throw error;
   });
   enterUserFolder(process.env);
-  runVerb(process.argv.slice(2), { out: process.stdout, err: process.stderr, env: process.env }).then(
+  // Loaded only here: a verb never loads the shell, nor the shell the verbs.
+  import('./oneshot/program.js').then(({ runVerb }) => runVerb(process.argv.slice(2), { out: process.stdout, err: process.stderr, env: process.env })).then(
     (code) => {
       process.exitCode = code;
       setTimeout(() => process.exit(code), 200).unref();
@@ -98,10 +93,12 @@ if (isVerbCall(process.argv.slice(2))) {
     },
     async main({ values }) {
       const tls = await tlsOptionOf(values, process.env, (line) => process.stderr.write(`bucket: ${line}\n`));
+      const { ServerConnection } = await import('./connection.js');
       const connection = new ServerConnection(hostOf(values.host ?? process.env.BUCKETD_HOST), parsePort(values.port ?? process.env.BUCKETD_PORT), { tls });
       // A person at the keyboard gets prompts, on stderr if stdout is redirected
       // (`bucket | tee session.log`).
       const interactive = process.stdin.isTTY === true && (process.stdout.isTTY === true || process.stderr.isTTY === true);
+      const [{ Prompter }, { HumanOutput }, { Shell }, { FileUploadJournal, uploadJournalPath }] = await Promise.all([import('./prompter.js'), import('./human-output.js'), import('./shell.js'), import('../client/upload-journal.js')]);
       const prompter = new Prompter(process.stdin, process.stdout.isTTY ? process.stdout : process.stderr, interactive);
       const output = new HumanOutput({ out: process.stdout, err: process.stderr, server: connection.address });
       const user = values.user ?? process.env.BUCKET_USER;
@@ -131,6 +128,7 @@ async function logIn(connection: ServerConnection, user: string, interactive: bo
     throw new UsageError('--user needs a terminal to ask for the password, or the password in BUCKET_PASSWORD');
   }
   const tries = fromEnvironment === undefined && interactive ? 2 : 1;
+  const { askHidden } = await import('./password-prompt.js');
   for (let attempt = 1; attempt <= tries; attempt++) {
     const password = fromEnvironment ?? (await askHidden(process.stdin, process.stderr, `password for ${user}: `));
     if (password === undefined) return false;

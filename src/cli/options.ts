@@ -1,5 +1,5 @@
 /** Parsing and checking of the command-line values both programs share. */
-import { DEFAULT_HOST, DEFAULT_PORT } from '../client/index.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../client/defaults.js';
 
 export class UsageError extends Error {}
 
