@@ -10,9 +10,7 @@
  * users and quotas instead (server-users.ts).
  */
 import { isLogFormat, isLogLevel } from '../server/logger.js';
-import { Activity } from '../server/ops/activity.js';
-import { OpsHttpServer } from '../server/ops/http.js';
-import { ServerMetrics } from '../server/ops/metrics.js';
+import type { OpsHttpServer } from '../server/ops/http.js';
 import { DEFAULT_UPLOAD_TTL_MS } from '../server/uploads.js';
 import {
   BucketServer,
@@ -177,8 +175,10 @@ else runMain({
     // Metrics and the status page see the server through hooks; they exist
     // only when the HTTP side is on.
     let server: BucketServer | undefined;
-    const metrics = httpPort === undefined ? undefined : new ServerMetrics(() => server);
-    const activity = httpPort === undefined ? undefined : new Activity(() => server?.bytesTransferred() ?? { in: 0, out: 0 });
+    // Loaded only then: prom-client and the HTTP server are memory a server without them does not pay for.
+    const ops = httpPort === undefined ? undefined : await Promise.all([import('../server/ops/metrics.js'), import('../server/ops/activity.js'), import('../server/ops/http.js')]);
+    const metrics = ops === undefined ? undefined : new ops[0].ServerMetrics(() => server);
+    const activity = ops === undefined ? undefined : new ops[1].Activity(() => server?.bytesTransferred() ?? { in: 0, out: 0 });
     server = new BucketServer({
       hooks: combineHooks(metrics?.hooks, activity?.hooks),
       users,
@@ -212,7 +212,7 @@ else runMain({
       logger.info('shutting down', { signal, connections: running.connectionCount });
       void running.close().then(async () => {
         activity?.stop();
-        await ops?.close();
+        await opsServer?.close();
         users.close();
         logger.info('stopped');
         process.exit(0);
@@ -234,12 +234,12 @@ else runMain({
       const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : (errnoOf(error) ?? String(error));
       throw new Error(`cannot listen on ${where}: ${reason}`);
     };
-    let ops: OpsHttpServer | undefined;
+    let opsServer: OpsHttpServer | undefined;
     let httpLine = '';
-    if (httpPort !== undefined && metrics && activity) {
+    if (httpPort !== undefined && ops && metrics && activity) {
       const httpHost = hostOf(values['http-host'] ?? host);
-      ops = new OpsHttpServer({ host: httpHost, port: httpPort, source: running, metrics, activity, logger });
-      const bound = await ops.listen().catch(cannotListen(formatAddress(httpHost, httpPort)));
+      opsServer = new ops[2].OpsHttpServer({ host: httpHost, port: httpPort, source: running, metrics, activity, logger });
+      const bound = await opsServer.listen().catch(cannotListen(formatAddress(httpHost, httpPort)));
       httpLine = `bucketd http on http://${formatAddress(bound.address, bound.port)}/ (/metrics, /healthz, /readyz)\n`;
     }
     const address = await running.listen().catch(cannotListen(formatAddress(host, port)));
