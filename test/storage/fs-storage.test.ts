@@ -249,3 +249,31 @@ describe('FsStorage refuses links in its bookkeeping folder', () => {
     }
   });
 });
+
+test('at start, staged uploads whose record is damaged or names a place outside its bucket are removed, and the rest kept', async () => {
+  const root = path.join(await tempDir(), 'root');
+  const first = await FsStorage.open(root);
+  await first.createBucket('box');
+  await first.close();
+  const uploads = path.join(root, HIDDEN_DIR, 'uploads');
+  const record = (id: string, fields: Record<string, unknown>): string =>
+    JSON.stringify({ id, bucket: 'box', name: 'a.bin', size: 10, held: 4, startedAt: new Date().toISOString(), updatedAt: new Date().toISOString(), ...fields });
+  const good = 'a'.repeat(32);
+  const escaping = 'b'.repeat(32);
+  const damaged = 'c'.repeat(32);
+  const badBucket = 'd'.repeat(32);
+  for (const id of [good, escaping, damaged, badBucket]) await writeFile(path.join(uploads, `${id}.part`), 'abcd');
+  await writeFile(path.join(uploads, `${good}.json`), record(good, {}));
+  await writeFile(path.join(uploads, `${escaping}.json`), record(escaping, { name: '../../outside.bin' }));
+  await writeFile(path.join(uploads, `${damaged}.json`), '{"id": "not json');
+  await writeFile(path.join(uploads, `${badBucket}.json`), record(badBucket, { bucket: '../x' }));
+  const storage = await FsStorage.open(root);
+  try {
+    assert.deepEqual((await storage.stagedUploads()).map((upload) => upload.id), [good]);
+    assert.deepEqual((await readdir(uploads)).sort(), [`${good}.json`, `${good}.part`]);
+    await rejectsWith(storage.resumeUpload(escaping, 0), 'NO_SUCH_UPLOAD');
+  } finally {
+    await storage.close();
+    await rm(path.dirname(root), { recursive: true, force: true });
+  }
+});

@@ -11,6 +11,7 @@ import { lstat, open, readdir, readFile, rename, unlink } from 'node:fs/promises
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { isUploadId } from '../../util/upload-id.js';
+import { isNormalName, isValidBucketName } from '../names.js';
 import type { StagedUpload } from '../storage.js';
 import { syncDir } from './layout.js';
 
@@ -76,7 +77,8 @@ export class UploadStage {
   /**
    * At start, before any upload runs: removes parts without a record
    * (nothing of them was durable), records without a part (committed or
-   * aborted just before a crash), and temporary records.
+   * aborted just before a crash), temporary records, and uploads whose
+   * record cannot be read.
    */
   async tidy(): Promise<void> {
     const names = new Set(await readdir(this.dir));
@@ -88,6 +90,12 @@ export class UploadStage {
         (name.endsWith(PART) && !names.has(`${id}${RECORD}`)) ||
         (name.endsWith(RECORD) && !names.has(`${id}${PART}`));
       if (orphan) await unlink(path.join(this.dir, name)).catch(() => undefined);
+    }
+    // A record that cannot be read (damaged, or naming a place outside a bucket) leaves nothing to resume.
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(RECORD)) continue;
+      const id = name.slice(0, -RECORD.length);
+      if ((await this.read(id)) === undefined) await this.remove(id);
     }
   }
 
@@ -127,7 +135,8 @@ function parseRecord(text: string, id: string): StagedUpload | undefined {
   try {
     const value = JSON.parse(text) as Record<string, unknown>;
     const { bucket, name, size, held, owner, startedAt, updatedAt } = value;
-    if (value.id !== id || typeof bucket !== 'string' || typeof name !== 'string') return undefined;
+    // A record edited by hand must not steer a commit outside ROOT.
+    if (value.id !== id || typeof bucket !== 'string' || typeof name !== 'string' || !isValidBucketName(bucket) || !isNormalName(name)) return undefined;
     if (!Number.isSafeInteger(size) || !Number.isSafeInteger(held) || (held as number) < 0 || (held as number) > (size as number)) return undefined;
     if (owner !== undefined && typeof owner !== 'string') return undefined;
     const started = new Date(String(startedAt));
