@@ -16,11 +16,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BucketClient, uploadFile } from '../src/client/index.js';
 
 const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -155,6 +156,53 @@ async function cutAndResume(port: number, name: string, digest: string, between?
   return { seconds: (performance.now() - started) / 1000, clientHash };
 }
 
+/** A relay to bucketd that cuts its first connection once `after` bytes went up; later ones pass. */
+async function cuttingRelay(port: number, after: number): Promise<net.Server> {
+  let first = true;
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    const cut = first ? after : Number.POSITIVE_INFINITY;
+    first = false;
+    let passed = 0;
+    client.on('data', (chunk: Buffer) => {
+      if (passed + chunk.length >= cut) {
+        upstream.write(chunk.subarray(0, cut - passed), () => {
+          client.destroy();
+          upstream.destroy();
+        });
+        passed = cut;
+        return;
+      }
+      passed += chunk.length;
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
+    upstream.pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return relay;
+}
+
+/** The library's uploadFile cut at 90% through the relay, resuming by itself: seconds from its resume to the stored reply. */
+async function libraryResume(port: number, file: string, name: string): Promise<number> {
+  const relay = await cuttingRelay(port, CUT);
+  try {
+    const client = await BucketClient.connect({ port: (relay.address() as net.AddressInfo).port });
+    let resumedAt = 0;
+    await uploadFile(client, file, 'bench', name, { onResume: () => (resumedAt = performance.now()) });
+    const seconds = (performance.now() - resumedAt) / 1000;
+    client.close();
+    if (resumedAt === 0) throw new Error('the upload was never cut');
+    return seconds;
+  } finally {
+    relay.close();
+  }
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -175,7 +223,12 @@ async function main(): Promise<void> {
     const digest = hashOf(SIZE);
     const tail = SIZE - CUT;
     const tailDigest = hashOf(tail);
-    const times = { full: [] as number[], tail: [] as number[], resume: [] as number[], clientHash: [] as number[], restarted: [] as number[] };
+    // The same bytes as a local file, for the library's own resume.
+    const local = path.join(base, 'source.bin');
+    const handle = await open(local, 'w');
+    for (let at = 0; at < SIZE; at += CHUNK) await handle.write(chunkAt(at / CHUNK, Math.min(CHUNK, SIZE - at)));
+    await handle.close();
+    const times = { full: [] as number[], tail: [] as number[], resume: [] as number[], clientHash: [] as number[], restarted: [] as number[], library: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
       times.full.push(await upload(server.port, `full-${round}`, SIZE, digest));
       times.tail.push(await upload(server.port, `tail-${round}`, tail, tailDigest));
@@ -185,14 +238,16 @@ async function main(): Promise<void> {
       // After a restart the server reads its 90% once more to rebuild the hash.
       const afterRestart = await cutAndResume(server.port, `restart-${round}`, digest, restart);
       times.restarted.push(afterRestart.seconds - afterRestart.clientHash);
+      times.library.push(await libraryResume(server.port, local, `library-${round}`));
     }
-    const [full, last, resume, clientHash, restarted] = [median(times.full), median(times.tail), median(times.resume), median(times.clientHash), median(times.restarted)];
+    const [full, last, resume, clientHash, restarted, library] = [median(times.full), median(times.tail), median(times.resume), median(times.clientHash), median(times.restarted), median(times.library)];
     console.log(`${SIZE_MB} MiB upload cut at 90%, ${ROUNDS} rounds, medians (${BASE}):`);
     console.log(`  whole upload                       ${full.toFixed(2).padStart(7)} s`);
     console.log(`  the last 10% alone (fresh upload)  ${last.toFixed(2).padStart(7)} s`);
     console.log(`  resume (reconnect, send the last 10%, commit)  ${resume.toFixed(2).padStart(7)} s, of which the client hashing its 90% again ${clientHash.toFixed(2)} s`);
     console.log(`  the same after a server restart, less the client's hashing (the server reads its 90% again) ${restarted.toFixed(2)} s`);
     console.log(`  resume / last 10% alone: ${(resume / last).toFixed(2)}x;  resume / whole upload: ${(resume / full).toFixed(2)}x`);
+    console.log(`  the library's uploadFile resuming by itself (reconnect, re-hash from its last mark, send, commit) ${library.toFixed(2)} s: ${(library / last).toFixed(2)}x the last 10% alone`);
     console.log(`  less the client's rehash: ${((resume - clientHash) / last).toFixed(2)}x the last 10% alone; after a restart: ${(restarted / last).toFixed(2)}x the last 10%, ${(restarted / full).toFixed(2)}x the whole upload`);
   } finally {
     server.child.kill('SIGTERM');

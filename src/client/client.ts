@@ -57,6 +57,7 @@ import { SCRAM_MECHANISM, ScramClient, ScramError } from '../protocol/scram.js';
 import { FlowWindow } from '../util/flow.js';
 import { writeChunk, writeWindowed } from '../util/streams.js';
 import { ClientError } from './errors.js';
+import type { HashMarks } from './hash-marks.js';
 import { filterListing } from './list-fallback.js';
 import { openSocket, tlsMismatchOf, type TlsOption } from './transport.js';
 
@@ -109,6 +110,8 @@ export interface TransferOptions {
    * it; the client opens a fresh one for its next call.
    */
   signal?: AbortSignal;
+  /** An upload's hash is marked here now and then, for a cheap resume (uploadFile does this). */
+  hashMarks?: HashMarks;
 }
 
 export interface UploadOptions extends TransferOptions {
@@ -553,6 +556,7 @@ export class BucketClient {
         sent += bytes.length;
         if (sent > bodySize) throw new ClientError('SOURCE_CHANGED');
         hash.update(bytes);
+        options.hashMarks?.offer(offset + sent, hash);
         await writeWindowed(link.socket, bytes, window);
         options.onProgress?.(offset + sent, size);
       }

@@ -7,6 +7,7 @@
  * only once the whole file's SHA-256 matched.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { HashMarks } from './hash-marks.js';
 import { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
 import { link, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -98,6 +99,9 @@ async function uploadWithRetries(
   let reconnect = false;
   let unseen = 0;
   let heldBefore = -1;
+  // Where the hash stood as the bytes went out, so that a resume re-reads little of the file.
+  const hashMarks = new HashMarks(file.size);
+  options = { ...options, hashMarks };
   for (;;) {
     try {
       if (reconnect) await client.reconnect();
@@ -124,7 +128,7 @@ async function uploadWithRetries(
           if (heldBefore >= 0 && point.offset > heldBefore) failures = 0; // it moved forward since the last try
           heldBefore = point.offset;
           options.onResume?.({ attempt: resumes, offset: point.offset, size: point.size, ...(lastFailure === undefined ? {} : { cause: failureOf(lastFailure) }) });
-          return { source: readFrom(file, point.offset), prefixHash: await watch.paused(() => hashPrefix(file, point.offset)) };
+          return { source: readFrom(file, point.offset), prefixHash: await watch.paused(() => hashPrefix(file, point.offset, hashMarks.before(point.offset))) };
         },
         options,
       );
@@ -238,12 +242,13 @@ function readFrom(file: LocalFile, offset: number): ReadStream {
   return stream;
 }
 
-/** A SHA-256 fed the first `length` bytes of the file. */
-async function hashPrefix(file: LocalFile | { path: string }, length: number): Promise<Hash> {
-  const hash = createHash('sha256');
-  if (length === 0) return hash;
+/** A SHA-256 fed the first `length` bytes of the file; from `from`, a hash of its first bytes, when there is one. */
+async function hashPrefix(file: LocalFile | { path: string }, length: number, from?: { offset: number; hash: Hash }): Promise<Hash> {
+  const hash = from?.hash ?? createHash('sha256');
+  const start = from?.offset ?? 0;
+  if (length === start) return hash;
   try {
-    await pipeline(createReadStream(file.path, { start: 0, end: length - 1, highWaterMark: CHUNK_BYTES }), new Writable({
+    await pipeline(createReadStream(file.path, { start, end: length - 1, highWaterMark: CHUNK_BYTES }), new Writable({
       write(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
         callback();
