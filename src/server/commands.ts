@@ -70,6 +70,7 @@ export async function handleRequest(request: Request, exchange: Exchange): Promi
     case 'DELETE_BUCKET': {
       exchange.describe({ bucket: request.bucket });
       const { deletedFiles } = await exchange.storage.deleteBucket(request.bucket, { force: request.force });
+      await exchange.staging.dropBucket(request.bucket);
       exchange.quotas.changed(request.bucket);
       await exchange.authority.deleted(request.bucket);
       await exchange.reply(BUCKET_DELETED, { bucket: request.bucket, deletedFiles });

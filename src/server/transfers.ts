@@ -37,22 +37,33 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
 export async function resumeUpload(request: Extract<Request, { command: 'RESUME_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
   const release = exchange.staging.claim(request.id);
   try {
-    const staged = (await exchange.storage.stagedUploads()).find((upload) => upload.id === request.id);
+    const staged = await exchange.storage.stagedUpload(request.id);
     if (staged === undefined || exchange.staging.isExpired(staged)) throw new BucketError('NO_SUCH_UPLOAD');
     exchange.describe({ bucket: staged.bucket, name: staged.name });
     exchange.authority.uploadAccess(exchange.session, staged, 'resume');
     const offset = request.offset ?? staged.held;
-    const { sink, prefix } = await exchange.storage.resumeUpload(request.id, offset);
+    if (offset > staged.held) throw new BucketError('BAD_OFFSET', `the server holds ${staged.held} bytes of this upload`, [String(staged.held)]);
+    // The quota first: a refusal must leave the staged bytes as they were.
+    const releaseQuota = await exchange.quotas.reserve(staged.bucket, staged.size);
+    let opened;
+    try {
+      opened = await exchange.storage.resumeUpload(request.id, offset);
+    } catch (error) {
+      releaseQuota();
+      throw error;
+    }
+    const { sink, prefix } = opened;
     let upload: VerifiedUpload;
     try {
       // Where the hash stood when the bytes stopped, if this server saw it; else read them once more.
       const snapshot = exchange.staging.takeHash(request.id, offset);
       upload = snapshot ? VerifiedUpload.fromSnapshot(sink, staged.size, snapshot) : await VerifiedUpload.resumed(sink, staged.size, offset, prefix);
     } catch (error) {
+      releaseQuota();
       await sink.suspend();
       throw error;
     }
-    return await feed(exchange, staged.bucket, sink, upload, staged.size - offset, () => exchange.reply(RESUME_GO_AHEAD, { name: staged.name, size: staged.size, uploadId: request.id, offset }));
+    return await feed(exchange, staged.bucket, sink, upload, staged.size - offset, () => exchange.reply(RESUME_GO_AHEAD, { name: staged.name, size: staged.size, uploadId: request.id, offset }), releaseQuota);
   } catch (error) {
     // Left as it was: it still waits for a resume (unless it is gone).
     if (!(error instanceof BucketError && error.code === 'NO_SUCH_UPLOAD')) await noteWaiting(exchange, request.id);
@@ -63,7 +74,7 @@ export async function resumeUpload(request: Extract<Request, { command: 'RESUME_
 }
 
 async function noteWaiting(exchange: Exchange, id: string): Promise<void> {
-  const staged = (await exchange.storage.stagedUploads().catch(() => [])).find((upload) => upload.id === id);
+  const staged = await exchange.storage.stagedUpload(id).catch(() => undefined);
   if (staged) exchange.staging.waiting(staged);
 }
 
@@ -72,11 +83,11 @@ async function noteWaiting(exchange: Exchange, id: string): Promise<void> {
  * included), says go, and takes the body. Whatever ends it short of a
  * commit leaves the staged bytes for a resume.
  */
-async function feed(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>): Promise<Outcome> {
+async function feed(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>, reserved?: () => void): Promise<Outcome> {
   exchange.uploads.add(upload);
   let releaseQuota: () => void = () => undefined;
   try {
-    releaseQuota = await exchange.quotas.reserve(bucket, upload.declaredSize);
+    releaseQuota = reserved ?? (await exchange.quotas.reserve(bucket, upload.declaredSize));
   } catch (error) {
     exchange.uploads.delete(upload);
     await keep(exchange, sink, bucket, upload);
@@ -186,8 +197,8 @@ export async function listUploads(request: Extract<Request, { command: 'LIST_UPL
 export async function abortUpload(request: Extract<Request, { command: 'ABORT_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
   const release = exchange.staging.claim(request.id);
   try {
-    const staged = (await exchange.storage.stagedUploads()).find((upload) => upload.id === request.id);
-    if (staged === undefined) throw new BucketError('NO_SUCH_UPLOAD');
+    const staged = await exchange.storage.stagedUpload(request.id);
+    if (staged === undefined || exchange.staging.isExpired(staged)) throw new BucketError('NO_SUCH_UPLOAD');
     exchange.describe({ bucket: staged.bucket, name: staged.name });
     exchange.authority.uploadAccess(exchange.session, staged, 'abort');
     const released = await exchange.storage.abortUpload(request.id);

@@ -31,6 +31,8 @@ export class UploadRegistry {
    */
   readonly #hashes = new Map<string, UploadSnapshot>();
   readonly #now: () => number;
+  /** Uploads gone since the current sweep listed them (a listing can be stale by the time it is read). */
+  readonly #goneSince = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
 
@@ -83,6 +85,7 @@ export class UploadRegistry {
   gone(id: string): void {
     this.#waiting.delete(id);
     this.#hashes.delete(id);
+    if (this.#sweeping !== undefined) this.#goneSince.add(id);
   }
 
   /** Keeps where the upload's hash stood, for a resume from exactly there. */
@@ -122,6 +125,24 @@ export class UploadRegistry {
     return this.ttlMs > 0 && upload.updatedAt.getTime() + this.ttlMs <= now;
   }
 
+  /**
+   * A bucket was deleted: its unfinished uploads go too, so that none
+   * turns up in a new bucket of the same name. One being fed now fails
+   * at its commit (no bucket) and is removed then.
+   */
+  async dropBucket(bucket: string): Promise<void> {
+    for (const upload of await this.#storage.stagedUploads()) {
+      if (upload.bucket !== bucket || this.#busy.has(upload.id)) continue;
+      const release = this.claim(upload.id);
+      try {
+        await this.#storage.abortUpload(upload.id).catch(() => undefined);
+      } finally {
+        release();
+        this.gone(upload.id);
+      }
+    }
+  }
+
   /** Removes expired uploads that nobody feeds, and learns what the rest hold. */
   async sweep(): Promise<void> {
     this.#sweeping ??= this.#sweep().finally(() => {
@@ -132,6 +153,7 @@ export class UploadRegistry {
 
   async #sweep(): Promise<void> {
     const now = this.#now();
+    this.#goneSince.clear();
     let uploads: StagedUpload[];
     try {
       uploads = await this.#storage.stagedUploads();
@@ -140,23 +162,38 @@ export class UploadRegistry {
       return;
     }
     const present = new Set<string>();
+    const expired: StagedUpload[] = [];
     for (const upload of uploads) {
-      if (this.#busy.has(upload.id)) continue;
-      if (!this.isExpired(upload, now)) {
-        present.add(upload.id);
-        this.#waiting.set(upload.id, upload);
+      // Fed now, or gone since the listing was taken: not this sweep's to judge.
+      if (this.#busy.has(upload.id) || this.#goneSince.has(upload.id)) continue;
+      if (this.isExpired(upload, now)) {
+        expired.push(upload);
         continue;
       }
+      present.add(upload.id);
+      this.#waiting.set(upload.id, upload);
+    }
+    for (const upload of expired) {
+      if (this.#busy.has(upload.id)) continue;
       const release = this.claim(upload.id);
+      let removed = false;
       try {
-        this.#hashes.delete(upload.id);
-        const bytes = await this.#storage.abortUpload(upload.id);
-        this.#logger.info('unfinished upload expired', { upload: upload.id, bucket: upload.bucket, name: upload.name, bytes });
+        // Read again now that it is ours: a resume since the listing may have made it young again.
+        const current = await this.#storage.stagedUpload(upload.id);
+        if (current !== undefined && this.isExpired(current)) {
+          this.#hashes.delete(upload.id);
+          const bytes = await this.#storage.abortUpload(upload.id);
+          removed = true;
+          this.#logger.info('unfinished upload expired', { upload: upload.id, bucket: upload.bucket, name: upload.name, bytes });
+        } else if (current !== undefined) {
+          present.add(current.id);
+          this.#waiting.set(current.id, current);
+        }
       } catch (error) {
         if (!(error instanceof BucketError && error.code === 'NO_SUCH_UPLOAD')) this.#logger.warn('cannot remove an expired upload', { upload: upload.id, error: error instanceof Error ? error.message : String(error) });
       } finally {
         release();
-        this.#waiting.delete(upload.id);
+        if (removed) this.gone(upload.id);
       }
     }
     // Gone meanwhile by other ways (the storage is the truth); not those that began to wait since the listing.

@@ -167,11 +167,16 @@ export interface Storage {
   startUpload(bucket: string, name: string, declaredSize: number, staging?: StagingRequest): Promise<StagingSink>;
   /** The unfinished uploads, oldest first. */
   stagedUploads(): Promise<StagedUpload[]>;
+  /** One unfinished upload, if there is one by that id. */
+  stagedUpload(id: string): Promise<StagedUpload | undefined>;
   /**
    * Feeds a staged upload again from `offset` (at most what it holds;
    * staged bytes past it are dropped). `prefix` yields the staged bytes
    * before `offset`, for the caller to rebuild its hash; read it before
-   * writing. NO_SUCH_UPLOAD if there is none; NO_SPACE if the rest does not fit.
+   * writing. NO_SUCH_UPLOAD if there is none; NO_SUCH_BUCKET or
+   * PATH_CONFLICT if its bucket went or a folder stands where it goes;
+   * NO_SPACE if the rest does not fit. Bytes dropped past a lower offset
+   * are dropped durably (the record says so) before this resolves.
    */
   resumeUpload(id: string, offset: number): Promise<{ upload: StagedUpload; sink: StagingSink; prefix: AsyncIterable<Buffer> }>;
   /** Removes a staged upload (not one being fed); resolves with the bytes released. NO_SUCH_UPLOAD if there is none. */

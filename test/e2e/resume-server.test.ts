@@ -457,3 +457,85 @@ test('a disk that fills while staging: NO_SPACE, and what was durable resumes on
     await rm(base, { recursive: true, force: true });
   }
 });
+
+test('an upload the anonymous user started is for those who may write its bucket: not for a visitor without a grant', async () => {
+  const root = await newRoot();
+  let server = await startServer({ root });
+  try {
+    assert.match(await request(server.port, 'NEW_BUCKET,team'), /^201,/);
+    const { peer, id } = await start(server.port, 'team', 'plans.bin', 800);
+    peer.send(Buffer.alloc(600, 0x70));
+    await heldAtLeast(server.port, id, 600);
+    peer.socket.destroy();
+    await server.stop();
+    // Users arrive; the upload, started before them, has no owner.
+    for (const user of ['alice', 'bob']) assert.equal((await bucketd(['user', 'add', user, '--root', root], `${user}'s password\n`)).code, 0);
+    assert.equal((await bucketd(['user', 'grant', 'alice', 'team', 'write', '--root', root])).code, 0);
+    server = await startServer({ root });
+    const port = server.port;
+    const visitor = await RawPeer.connect(port);
+    assert.deepEqual(await uploads(port, visitor), [], 'a visitor without a grant sees nothing');
+    assert.match(await request(port, `ABORT_UPLOAD,${id}`, visitor), /^401,AUTH_REQUIRED /);
+    assert.match(await request(port, `RESUME_UPLOAD,${id}`, visitor), /^401,AUTH_REQUIRED /);
+    visitor.close();
+    const loginAs = async (user: string): Promise<RawPeer> => {
+      const peer = await RawPeer.connect(port);
+      const scram = new ScramClient(user, `${user}'s password`);
+      peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
+      peer.send(proofRequest(scram, await peer.line()));
+      assert.match(await peer.line(), /^200,/);
+      return peer;
+    };
+    const bob = await loginAs('bob'); // no grant on team
+    assert.deepEqual(await uploads(port, bob), []);
+    assert.match(await request(port, `ABORT_UPLOAD,${id}`, bob), /^403,FORBIDDEN,owner /);
+    const alice = await loginAs('alice'); // write on team
+    assert.deepEqual((await uploads(port, alice)).map((upload) => upload.id), [id]);
+    alice.send(`RESUME_UPLOAD,${id}\n`);
+    assert.match(await alice.line(), new RegExp(`^150,plans\\.bin,800,${id},600 `));
+    const whole = Buffer.alloc(800, 0x70);
+    alice.send(whole.subarray(600));
+    alice.send(`SHA256,${sha(whole)}\n`);
+    assert.match(await alice.line(), /^201,team,plans\.bin,800,/);
+    bob.close();
+    alice.close();
+  } finally {
+    await server.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a deleted bucket takes its unfinished uploads with it; a folder in the way of a resume is refused before any byte, the upload kept', async () => {
+  const server = await startServer();
+  try {
+    assert.match(await request(server.port, 'NEW_BUCKET,team'), /^201,/);
+    const doomed = await start(server.port, 'team', 'x.bin', 100);
+    doomed.peer.send(Buffer.alloc(40, 1));
+    await heldAtLeast(server.port, doomed.id, 40);
+    doomed.peer.socket.destroy();
+    await eventually('the break noticed', async () => ((await uploads(server.port)).some((upload) => upload.id === doomed.id) ? true : undefined));
+    assert.match(await request(server.port, 'DELETE_BUCKET,team,FORCE'), /^200,team,0 /);
+    assert.match(await request(server.port, 'NEW_BUCKET,team'), /^201,/);
+    assert.deepEqual(await uploads(server.port), [], 'nothing of the old bucket turns up in the new one');
+    assert.match(await request(server.port, `RESUME_UPLOAD,${doomed.id}`), /^404,NO_SUCH_UPLOAD /);
+    assert.deepEqual(await stagedFiles(server), []);
+
+    // A file where the upload needs a folder: refused at the resume, before the client sends the rest.
+    const nested = await start(server.port, 'team', 'a%2Fb.bin', 100);
+    nested.peer.send(Buffer.alloc(40, 2));
+    await heldAtLeast(server.port, nested.id, 40);
+    nested.peer.socket.destroy();
+    const blocker = await start(server.port, 'team', 'a', 1);
+    blocker.peer.send('z');
+    blocker.peer.send(`SHA256,${sha('z')}\n`);
+    assert.match(await blocker.peer.line(), /^201,team,a,1,/);
+    blocker.peer.close();
+    assert.match(await request(server.port, `RESUME_UPLOAD,${nested.id}`), /^409,PATH_CONFLICT /);
+    assert.equal((await uploads(server.port)).find((upload) => upload.id === nested.id)?.held, 40, 'kept for later');
+    assert.match(await request(server.port, 'DELETE_FILE,team,a'), /^200,/);
+    const [, stored] = await resume(server.port, nested.id, Buffer.concat([Buffer.alloc(40, 2), Buffer.alloc(60, 2)]));
+    assert.match(stored!, /^201,team,a%2Fb\.bin,100,/);
+  } finally {
+    await server.stop();
+  }
+});

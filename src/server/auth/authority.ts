@@ -122,20 +122,26 @@ export class Authority {
   }
 
   /**
-   * Whether the session may resume or abort (`act`) an unfinished upload,
-   * or see it in LIST_UPLOADS (`see`): its owner may, and so may an admin of
-   * its bucket; resuming needs write on the bucket as well. Throws
-   * AUTH_REQUIRED or FORBIDDEN (detail `owner`) for `act`.
+   * Whether the session may resume or abort an unfinished upload, or see
+   * it in LIST_UPLOADS (`see`: false rather than an error). An upload
+   * started by a user is that user's: theirs to see and abort, and to
+   * resume while they may write the bucket. One started by the anonymous
+   * user (or before there were users) is anyone's who may write the
+   * bucket. An admin of the bucket may do anything with any. Throws
+   * AUTH_REQUIRED or FORBIDDEN (detail `owner`, or `write` for an owner
+   * who may no longer write).
    */
   uploadAccess(session: Session, upload: { bucket: string; owner?: string | undefined }, use: 'resume' | 'abort' | 'see'): boolean {
     if (!this.#store || !this.usersExist) return true;
     const user = this.#currentUser(session);
     const held = this.#permissionOn(user, upload.bucket);
-    const owns = upload.owner === user;
-    const allowed = (owns || permits(held, 'admin')) && (use !== 'resume' || permits(held, 'write'));
+    const mayWrite = permits(held, 'write');
+    const owns = upload.owner !== undefined && upload.owner === user;
+    const allowed = permits(held, 'admin') || (upload.owner === undefined ? mayWrite : owns && (use !== 'resume' || mayWrite));
     if (allowed || use === 'see') return allowed;
     if (user === undefined) throw new BucketError('AUTH_REQUIRED', `log in to ${use} this upload`);
-    throw new BucketError('FORBIDDEN', `user "${user}" may not ${use} this upload: it is another user's, and needs admin on bucket "${upload.bucket}"${use === 'resume' ? ' (and write)' : ''}`, ['owner']);
+    if (owns) throw new BucketError('FORBIDDEN', `user "${user}" may not resume this upload: it needs write on bucket "${upload.bucket}"`, ['write']);
+    throw new BucketError('FORBIDDEN', `user "${user}" may not ${use} this upload: it is not theirs, and needs admin on bucket "${upload.bucket}"`, ['owner']);
   }
 
   /** Whether the session sees the bucket in LIST_BUCKET. */

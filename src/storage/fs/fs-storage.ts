@@ -67,7 +67,7 @@ export class FsStorage implements Storage {
     this.#space = new SpaceReserver(layout.tmpDir);
     this.#writeBudget = new FlowWindow(options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES);
     this.#writePerUpload = options.writeBufferPerUpload ?? WRITE_BUFFER_PER_UPLOAD;
-    this.#stage = new UploadStage(layout.uploadsDir);
+    this.#stage = new UploadStage(layout.uploadsDir, options.onRepair);
     this.#commit = { layout, checksums: this.#checksums, bucketLocks: this.#bucketLocks, fileLocks: this.#fileLocks, folderLocks: this.#folderLocks, trash: this.#trash };
   }
 
@@ -182,15 +182,34 @@ export class FsStorage implements Storage {
     });
   }
 
+  async stagedUpload(id: string): Promise<StagedUpload | undefined> {
+    await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
+    return this.#stage.read(id).catch((error: unknown) => {
+      throw fromOsError(error);
+    });
+  }
+
   async resumeUpload(id: string, offset: number): Promise<{ upload: StagedUpload; sink: StagingSink; prefix: AsyncIterable<Buffer> }> {
     await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
     const upload = await this.#stage.read(id);
     if (upload === undefined) throw new BucketError('NO_SUCH_UPLOAD');
     if (offset > upload.held) throw new BucketError('BAD_OFFSET', `the server holds ${upload.held} bytes of this upload`, [String(upload.held)]);
+    // Told before any byte moves, as for a new upload; the commit checks again.
+    const { fileName, dir } = await this.#locate(upload.bucket, upload.name);
+    const way = await parentsState(dir, fileName).catch((error: unknown) => {
+      throw fromOsError(error, 'NO_SUCH_BUCKET');
+    });
+    if (way === 'conflict') throw pathConflict(fileName);
+    if (way === 'ready' && (await lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
     const reservation = await this.#space.reserve(upload.size - offset);
     try {
       const file = await openPart(this.#stage.partPath(id), this.#uploadWindow(), offset);
       const from = { ...upload, held: offset };
+      if (offset < upload.held) {
+        // What lies past the offset is gone, on disk and in the record, before the client hears so.
+        await file.checkpoint();
+        await this.#stage.record({ ...from, updatedAt: new Date() });
+      }
       return { upload: from, sink: new FsUploadSink(from, file, reservation, this.#stage, this.#commit), prefix: this.#stage.prefix(id, offset) };
     } catch (error) {
       reservation.release();

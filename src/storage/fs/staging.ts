@@ -21,9 +21,11 @@ const READ_CHUNK = 1024 * 1024;
 
 export class UploadStage {
   readonly dir: string;
+  readonly #onRepair: (message: string) => void;
 
-  constructor(dir: string) {
+  constructor(dir: string, onRepair: (message: string) => void = () => undefined) {
     this.dir = dir;
+    this.#onRepair = onRepair;
   }
 
   partPath(id: string): string {
@@ -95,7 +97,9 @@ export class UploadStage {
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith(RECORD)) continue;
       const id = name.slice(0, -RECORD.length);
-      if ((await this.read(id)) === undefined) await this.remove(id);
+      if ((await this.read(id)) !== undefined) continue;
+      const bytes = await this.remove(id);
+      this.#onRepair(`removed unfinished upload ${id} (${bytes} bytes): its record in ${this.dir} could not be read`);
     }
   }
 

@@ -90,6 +90,8 @@ export class FsUploadSink implements StagingSink {
   /** A checkpoint for bytes that arrived and then nothing more for a while. */
   #quietTimer: NodeJS.Timeout | undefined;
   #checkpointFailure: unknown;
+  /** Every byte written and fsynced, the file closed (a commit got that far). */
+  #written = false;
   #done = false;
 
   constructor(record: StagedUpload, file: FileWriter, reservation: Reservation, stage: UploadStage, services: CommitServices) {
@@ -133,7 +135,7 @@ export class FsUploadSink implements StagingSink {
     this.#checkpointAt = Date.now();
     try {
       const held = this.#start + (await this.#file.checkpoint());
-      if (held <= this.#record.held && this.#record.held > 0) return;
+      if (held === 0 || (held <= this.#record.held && this.#record.held > 0)) return; // nothing (new) to hold
       if (this.#done) return; // suspend or commit has the last word
       await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
       this.#record.held = held;
@@ -150,7 +152,7 @@ export class FsUploadSink implements StagingSink {
     await this.#checkpointing;
     let held = this.#record.held;
     try {
-      await this.#file.close(); // every byte written and fsynced
+      if (!this.#written) await this.#file.close(); // every byte written and fsynced
       held = this.#start + this.#received;
     } catch {
       // A write failed (a full disk): what was durable before it stays
@@ -183,6 +185,7 @@ export class FsUploadSink implements StagingSink {
       await this.#checkpointing;
       try {
         await this.#file.close(); // every byte written and fsynced
+        this.#written = true;
       } catch (error) {
         // Not all written (a full disk): what is durable stays for a resume.
         this.#done = false;
@@ -216,8 +219,17 @@ export class FsUploadSink implements StagingSink {
       return { name, size: Number(identity.size), sha256 };
     } catch (error) {
       if ((error as { kept?: boolean }).kept === true) throw error;
-      await this.#discard();
-      throw fromOsError(error, 'NO_SUCH_BUCKET');
+      const failure = fromOsError(error, 'NO_SUCH_BUCKET');
+      if (failure.code === 'NO_SUCH_BUCKET') {
+        // Its bucket is gone: nowhere to store it, ever.
+        await this.#discard();
+        throw failure;
+      }
+      // Whole and verified, but not stored (a folder in the way, a failing
+      // disk): kept, so that a resume can store it once the cause is gone.
+      this.#done = false;
+      await this.suspend();
+      throw failure;
     } finally {
       this.#reservation.release();
     }
