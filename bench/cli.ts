@@ -11,19 +11,19 @@
  *   npm run bench:cli
  *   BENCH_FILES=2000 BENCH_ROUNDS=5 npm run bench:cli
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startBucketd } from './start.js';
 
 const FILES = Number(process.env.BENCH_FILES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SIZE = 4096;
 const PER_FOLDER = 100;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BUCKETD = path.resolve(here, '../../dist/cli/bucketd.js');
 const BUCKET = path.resolve(here, '../../dist/cli/bucket.js');
 const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 
@@ -35,19 +35,6 @@ async function makeTree(dir: string): Promise<void> {
     body.writeUInt32BE(i, 0); // every file different
     await writeFile(path.join(folder, `f${i}.bin`), body);
   }
-}
-
-function startServer(root: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', root], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-      const match = /listening on \S+:(\d+)/.exec(out);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`bucketd exited ${code}`)));
-  });
 }
 
 /** Seconds a command takes, run to its end; it must succeed. */
@@ -62,7 +49,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function main(): Promise<void> {
   const base = await mkdtemp(path.join(BASE, 'bucketd-bench-cli-'));
   const tree = path.join(base, 'tree');
-  const server = await startServer(path.join(base, 'root'));
+  const server = await startBucketd(path.join(base, 'root'));
   // Each run of `bucket` keeps its hash cache here, not in the user's home.
   const env = { ...process.env, XDG_CACHE_HOME: path.join(base, 'cache'), XDG_STATE_HOME: path.join(base, 'state'), XDG_CONFIG_HOME: path.join(base, 'config') };
   const bucket = (...args: string[]): string[] => [BUCKET, '--port', String(server.port), ...args];

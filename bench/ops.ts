@@ -14,21 +14,19 @@
  * taken within each pair (the median and the middle half of them), so
  * drift on a shared machine falls on both sides of each ratio.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { BucketClient } from '../src/client/index.js';
+import { startBucketd } from './start.js';
 
 const FILES = Number(process.env.BENCH_FILES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SIZE = 4096;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BUCKETD = path.resolve(here, '../../dist/cli/bucketd.js');
 // On tmpfs where there is one: the disk's fsync would drown what is measured.
 const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 
@@ -36,20 +34,6 @@ interface Running {
   child: ChildProcess;
   port: number;
   httpPort: number | undefined;
-}
-
-async function startServer(root: string, args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', BUCKETD, '--port', '0', ...args, root], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-      const match = /listening on \S+:(\d+)/.exec(out);
-      const http = /http on http:\/\/\S+:(\d+)\//.exec(out);
-      if (match && (http || !args.includes('--http-port'))) resolve({ child, port: Number(match[1]), httpPort: http ? Number(http[1]) : undefined });
-    });
-    child.once('exit', (code) => reject(new Error(`bucketd exited ${code}`)));
-  });
 }
 
 /** Uploads FILES small files on one connection; files per second. */
@@ -108,7 +92,7 @@ function cpuSeconds(pid: number): number {
 /** A fresh server for each round (no process is favoured by where it landed), warmed up, then timed. */
 async function measure(config: keyof typeof CONFIGS, base: string, index: number): Promise<{ rate: number; cpuMsPerFile: number }> {
   const folder = path.join(base, `${config}-${index}`);
-  const server = await startServer(path.join(folder, 'root'), CONFIGS[config].args(folder));
+  const server = await startBucketd(path.join(folder, 'root'), CONFIGS[config].args(folder));
   try {
     await round(server, 'warm-up', Math.min(200, FILES));
     // A server that is scraped has rendered its metrics before: the first

@@ -13,23 +13,20 @@
  *   npm run bench:resume
  *   BENCH_MB=256 BENCH_ROUNDS=5 npm run bench:resume
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BucketClient, uploadFile } from '../src/client/index.js';
+import { startBucketd } from './start.js';
 
 const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SIZE = SIZE_MB * 1024 * 1024;
 const CUT = Math.floor(SIZE * 0.9);
 const CHUNK = 1024 * 1024;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BUCKETD = path.resolve(here, '../../dist/cli/bucketd.js');
 const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 
 // One source of bytes for every upload: a chunk repeated, with the chunk's index stamped in.
@@ -38,19 +35,6 @@ function chunkAt(index: number, length = CHUNK): Buffer {
   const chunk = Buffer.from(block.subarray(0, length));
   chunk.writeUInt32BE(index, 0);
   return chunk;
-}
-
-function startServer(root: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', root], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-      const match = /listening on \S+:(\d+)/.exec(out);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`bucketd exited ${code}`)));
-  });
 }
 
 /** A line-at-a-time reader over a socket. */
@@ -208,11 +192,11 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function main(): Promise<void> {
   const base = await mkdtemp(path.join(BASE, 'bucketd-bench-resume-'));
   const root = path.join(base, 'root');
-  let server = await startServer(root);
+  let server = await startBucketd(root);
   const restart = async (): Promise<number> => {
     server.child.kill('SIGTERM');
     await new Promise((resolve) => server.child.once('exit', resolve));
-    server = await startServer(root);
+    server = await startBucketd(root);
     return server.port;
   };
   try {

@@ -9,7 +9,7 @@
  *   npm run bench                 # 1 GiB, best of 3 rounds
  *   BENCH_MB=256 BENCH_ROUNDS=5 npm run bench
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
@@ -19,6 +19,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { BucketClient, downloadFile, uploadFile } from '../src/client/index.js';
+import { startListening } from './start.js';
 
 const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -46,19 +47,6 @@ async function pipeServer(dir: string, highWaterMark: number | undefined): Promi
     });
   });
   server.listen(0, '127.0.0.1', () => process.stdout.write(`listening on 127.0.0.1:${(server.address() as net.AddressInfo).port}\n`));
-}
-
-function startChild(args: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-      const match = /listening on \S+:(\d+)/.exec(out);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`child exited ${code}`)));
-  });
 }
 
 async function timed(work: () => Promise<void>): Promise<number> {
@@ -124,9 +112,9 @@ async function main(): Promise<void> {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(pipeDir);
     const thisFile = fileURLToPath(import.meta.url);
-    const tuned = await startChild([thisFile, '--pipe-server', pipeDir, 'tuned']);
-    const plain = await startChild([thisFile, '--pipe-server', pipeDir, 'default']);
-    const bucketd = await startChild(['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', path.join(dir, 'root')]);
+    const tuned = await startListening([thisFile, '--pipe-server', pipeDir, 'tuned']);
+    const plain = await startListening([thisFile, '--pipe-server', pipeDir, 'default']);
+    const bucketd = await startListening(['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', path.join(dir, 'root')]);
     children.push(tuned.child, plain.child, bucketd.child);
     const client = await BucketClient.connect({ port: bucketd.port });
     await client.createBucket('bench');
@@ -134,7 +122,7 @@ async function main(): Promise<void> {
     const certificate = makeCertificate(dir);
     let tlsClient: BucketClient | undefined;
     if (certificate) {
-      const secure = await startChild(['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', '--tls-cert', certificate.cert, '--tls-key', certificate.key, path.join(dir, 'tls-root')]);
+      const secure = await startListening(['--max-semi-space-size=2', BUCKETD, '--port', '0', '--log-level', 'warn', '--tls-cert', certificate.cert, '--tls-key', certificate.key, path.join(dir, 'tls-root')]);
       children.push(secure.child);
       tlsClient = await BucketClient.connect({ port: secure.port, tls: { ca: await readFile(certificate.cert) } });
       await tlsClient.createBucket('bench');

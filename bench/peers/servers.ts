@@ -3,6 +3,7 @@
  * process on loopback with its root in a folder the bench made, stopped by
  * its PID; and reading their memory from /proc.
  */
+import { startBucketd as startOne } from '../start.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
@@ -56,17 +57,9 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** bucketd on port 0, as the other benches start it; the port comes from its first line. */
-export function startBucketd(bucketd: string, root: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', bucketd, '--port', '0', '--log-level', 'warn', root], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-      const match = /listening on \S+:(\d+)/.exec(out);
-      if (match) resolve({ child, port: Number(match[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`bucketd exited ${code}`)));
-  });
+export async function startBucketd(bucketd: string, root: string): Promise<Running> {
+  const { child, port } = await startOne(root, ['--log-level', 'warn'], bucketd);
+  return { child, port };
 }
 
 /**

@@ -15,24 +15,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { RawPeer } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
+import { seededRandom } from '../helpers/random.js';
 
 const BUCKETS = ['race-a', 'race-b'];
 const NAMES = ['x.bin', 'y.bin'];
 const CONNECTIONS = 8;
 const ROUNDS = 300; // per connection
 const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const head = (reply: string): string => reply.split(' ')[0]!;
 const SHA_HEX = '[0-9a-f]{64}';
@@ -59,7 +48,7 @@ test('racing bucket and file commands never get a 5xx and leave a consistent sto
 
   try {
     const worker = async (index: number): Promise<void> => {
-      const random = generator(seed + index * 7919);
+      const random = seededRandom(seed + index * 7919);
       const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
       let peer = await connect();
       for (let round = 0; round < ROUNDS; round++) {

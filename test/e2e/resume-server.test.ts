@@ -149,6 +149,16 @@ async function fillDisk(file: string): Promise<void> {
   }
 }
 
+/** A connection logged in as `user`, whose password is "<user>'s password". */
+async function logIn(port: number, user: string): Promise<RawPeer> {
+  const peer = await RawPeer.connect(port);
+  const scram = new ScramClient(user, `${user}'s password`);
+  peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
+  peer.send(proofRequest(scram, await peer.line()));
+  assert.match(await peer.line(), /^200,/);
+  return peer;
+}
+
 async function stagedFiles(server: RunningServer): Promise<string[]> {
   return readdir(path.join(server.root, '.bucketd', 'uploads'));
 }
@@ -359,14 +369,7 @@ test('with users: an upload is its owner’s (or a bucket admin’s) to see, res
   try {
     server = await startServer({ root });
     const port = server.port;
-    const loginAs = async (user: string): Promise<RawPeer> => {
-      const peer = await RawPeer.connect(port);
-      const scram = new ScramClient(user, `${user}'s password`);
-      peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
-      peer.send(proofRequest(scram, await peer.line()));
-      assert.match(await peer.line(), /^200,/);
-      return peer;
-    };
+    const loginAs = (user: string): Promise<RawPeer> => logIn(port, user);
     const alice = await loginAs('alice');
     assert.match(await request(port, 'NEW_BUCKET,team', alice), /^201,/);
     assert.equal((await bucketd(['user', 'grant', 'bob', 'team', 'write', '--root', root])).code, 0);
@@ -478,14 +481,7 @@ test('an upload the anonymous user started is for those who may write its bucket
     assert.match(await request(port, `ABORT_UPLOAD,${id}`, visitor), /^401,AUTH_REQUIRED /);
     assert.match(await request(port, `RESUME_UPLOAD,${id}`, visitor), /^401,AUTH_REQUIRED /);
     visitor.close();
-    const loginAs = async (user: string): Promise<RawPeer> => {
-      const peer = await RawPeer.connect(port);
-      const scram = new ScramClient(user, `${user}'s password`);
-      peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
-      peer.send(proofRequest(scram, await peer.line()));
-      assert.match(await peer.line(), /^200,/);
-      return peer;
-    };
+    const loginAs = (user: string): Promise<RawPeer> => logIn(port, user);
     const bob = await loginAs('bob'); // no grant on team
     assert.deepEqual(await uploads(port, bob), []);
     assert.match(await request(port, `ABORT_UPLOAD,${id}`, bob), /^403,FORBIDDEN,owner /);
