@@ -84,6 +84,7 @@ async function noteWaiting(exchange: Exchange, id: string): Promise<void> {
  * commit leaves the staged bytes for a resume.
  */
 async function feed(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>, reserved?: () => void): Promise<Outcome> {
+  exchange.staging.feeding(sink.id, bucket);
   exchange.uploads.add(upload);
   let releaseQuota: () => void = () => undefined;
   try {
@@ -103,8 +104,10 @@ async function feed(exchange: Exchange, bucket: string, sink: StagingSink, uploa
 
 /** Keeps what the upload holds for a resume; an upload that never got a byte is not worth keeping. */
 async function keep(exchange: Exchange, sink: StagingSink, bucket: string, upload: VerifiedUpload): Promise<number> {
-  if (upload.received === 0) {
+  // Nothing worth keeping, or nowhere left to keep it for (its bucket was deleted meanwhile).
+  if (upload.received === 0 || exchange.staging.isDoomed(sink.id)) {
     await upload.abort();
+    exchange.staging.gone(sink.id);
     return 0;
   }
   const snapshot = upload.snapshot();
@@ -155,6 +158,11 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
       guard.stop();
       let stored;
       try {
+        // Its bucket was deleted while it came (a new one of that name is not its bucket).
+        if (exchange.staging.isDoomed(sink.id)) {
+          await upload.abort();
+          throw new BucketError('NO_SUCH_BUCKET', `bucket "${bucket}" was deleted during the upload`);
+        }
         stored = await upload.commit(sha256); // on failure, nothing was stored
       } catch (error) {
         // A store that could not write everything (a full disk) keeps what is durable.
@@ -183,7 +191,7 @@ export async function listUploads(request: Extract<Request, { command: 'LIST_UPL
     const entries: UploadEntry[] = [];
     for (const upload of await exchange.storage.stagedUploads()) {
       if (request.bucket !== undefined && upload.bucket !== request.bucket) continue;
-      if (exchange.staging.isExpired(upload) || !exchange.authority.uploadAccess(exchange.session, upload, 'see')) continue;
+      if (exchange.staging.isExpired(upload) || exchange.staging.isDoomed(upload.id) || !exchange.authority.uploadAccess(exchange.session, upload, 'see')) continue;
       const expiresAt = exchange.staging.expiresAt(upload);
       entries.push({ id: upload.id, bucket: upload.bucket, name: upload.name, size: upload.size, held: upload.held, startedAt: upload.startedAt, ...(expiresAt === undefined ? {} : { expiresAt }) });
     }

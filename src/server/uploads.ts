@@ -31,6 +31,12 @@ export class UploadRegistry {
    */
   readonly #hashes = new Map<string, UploadSnapshot>();
   readonly #now: () => number;
+  /** Uploads being fed now, and into which bucket. */
+  readonly #feeding = new Map<string, string>();
+  /** Uploads being fed into a bucket that was deleted meanwhile. */
+  readonly #doomed = new Set<string>();
+  /** Doomed uploads being removed now that their connection let go. */
+  readonly #dropping = new Set<string>();
   /** Uploads gone since the current sweep listed them (a listing can be stale by the time it is read). */
   readonly #goneSince = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -69,7 +75,27 @@ export class UploadRegistry {
       if (released) return;
       released = true;
       this.#busy.delete(id);
+      this.#feeding.delete(id);
+      if (this.#doomed.delete(id)) {
+        // Its bucket went while it was fed: whatever its connection kept goes too.
+        this.#dropping.add(id);
+        this.gone(id);
+        void this.#storage
+          .abortUpload(id)
+          .catch(() => undefined)
+          .finally(() => this.#dropping.delete(id));
+      }
     };
+  }
+
+  /** The claimed upload is being fed into `bucket` (so that deleting the bucket can let it go). */
+  feeding(id: string, bucket: string): void {
+    this.#feeding.set(id, bucket);
+  }
+
+  /** Whether the upload's bucket was deleted while it was being fed: it is to be let go, not kept or stored. */
+  isDoomed(id: string): boolean {
+    return this.#doomed.has(id) || this.#dropping.has(id);
   }
 
   isBusy(id: string): boolean {
@@ -131,6 +157,8 @@ export class UploadRegistry {
    * at its commit (no bucket) and is removed then.
    */
   async dropBucket(bucket: string): Promise<void> {
+    // Those being fed now are let go by their connection when it is done with them.
+    for (const [id, feeding] of this.#feeding) if (feeding === bucket) this.#doomed.add(id);
     for (const upload of await this.#storage.stagedUploads()) {
       if (upload.bucket !== bucket || this.#busy.has(upload.id)) continue;
       const release = this.claim(upload.id);
