@@ -80,6 +80,7 @@ export class Connection {
   #shuttingDown = false;
   #current: RequestState | undefined;
   #lineTimer: NodeJS.Timeout | undefined;
+  #lineDeadlineArmed = false;
   #awaitingLine = false;
   #authTimer: NodeJS.Timeout | undefined;
   /** The auth deadline passed during a request: the connection closes when it ends, unless it logged in. */
@@ -402,10 +403,21 @@ export class Connection {
     );
   }
 
+  /**
+   * Starts the request line's deadline. One timer serves every request of
+   * the connection, restarted rather than made anew (pipelined requests
+   * arm it once each); disarmed, it fires to no effect.
+   */
   #armLineDeadline(): void {
-    if (!this.#awaitingLine || this.#lineTimer !== undefined) return;
+    if (!this.#awaitingLine || this.#lineDeadlineArmed) return;
+    this.#lineDeadlineArmed = true;
+    if (this.#lineTimer !== undefined) {
+      this.#lineTimer.refresh();
+      return;
+    }
     const timeoutMs = this.#options.requestTimeoutMs;
     this.#lineTimer = setTimeout(() => {
+      if (!this.#lineDeadlineArmed) return;
       this.#options.logger.info('request line too slow; closing', { peer: this.session.peer });
       this.#closeWith('request-timeout', encodeErrorReply('REQUEST_TIMEOUT', `the request line was not complete within ${timeoutMs / 1000} s; closing`));
     }, timeoutMs);
@@ -424,8 +436,7 @@ export class Connection {
       return await this.#reader.next();
     } finally {
       this.#awaitingLine = false;
-      clearTimeout(this.#lineTimer);
-      this.#lineTimer = undefined;
+      this.#lineDeadlineArmed = false;
     }
   }
 

@@ -164,3 +164,25 @@ test('a dripped upload body below --min-rate gets TOO_SLOW, a close, and nothing
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('the request deadline holds for every request of a connection, and an idle pause between requests is not a slow request', async () => {
+  const server = await startServer({ args: ['--request-timeout', '0.3', '--idle-timeout', '10'] });
+  try {
+    const peer = await RawPeer.connect(server.port);
+    for (let i = 0; i < 3; i++) {
+      peer.send('HELLO\n');
+      assert.match(await peer.line(), /^200,bucketd,/);
+      // Idle longer than the request deadline: the deadline runs only while a line is under way.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(peer.closed, false, 'an idle connection between requests stays open');
+    }
+    // A line started and never finished, after several served ones: still caught in time.
+    const started = Date.now();
+    peer.send('HEL');
+    assert.match(await peer.line(3000), /^408,REQUEST_TIMEOUT /);
+    assert.ok(Date.now() - started < 2500, `closed after ${Date.now() - started} ms`);
+    await peer.closedByPeer();
+  } finally {
+    await server.stop();
+  }
+});
