@@ -11,7 +11,11 @@ for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 }
 const HEX = '0123456789ABCDEF';
 
+// The same set, for the common case of a field that needs no escaping at all.
+const ALL_PLAIN = /^[A-Za-z0-9\-_.!~*'():]*$/;
+
 export function encodeField(value: string): string {
+  if (ALL_PLAIN.test(value)) return value;
   const bytes = Buffer.from(value, 'utf8');
   let out = '';
   for (const byte of bytes) {

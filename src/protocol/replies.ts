@@ -27,8 +27,11 @@ export const STATUS = {
 } as const;
 
 /** Keeps a message on one line of printable text. */
+const CONTROLS = /[\u0000-\u001f\u007f]+/g;
+const HAS_CONTROL = /[\u0000-\u001f\u007f]/;
+
 function oneLine(message: string): string {
-  return message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return (HAS_CONTROL.test(message) ? message.replace(CONTROLS, ' ') : message).trim();
 }
 
 export function encodeReply(status: number, fields: readonly string[], message: string): Buffer {
