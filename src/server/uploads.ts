@@ -5,7 +5,7 @@
  * the records live in the storage; this keeps what a running server needs
  * at once, and sweeps the expired ones away.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random-hex.js';
 import { BucketError } from '../errors.js';
 import type { StagedUpload, Storage } from '../storage/storage.js';
 import type { UploadSnapshot } from '../storage/verify.js';
@@ -62,7 +62,7 @@ export class UploadRegistry {
 
   /** A new upload's id: 128 random bits. */
   newId(): string {
-    return randomBytes(16).toString('hex');
+    return randomHex(16);
   }
 
   /** Marks the upload as fed by this connection until the returned function is called; UPLOAD_BUSY if another feeds it. */

@@ -11,13 +11,14 @@
  * Records are a cache of what bucketd computed, so a symbolic link found
  * among them is removed (the link, never its target) rather than followed.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSha256Hex } from '../../util/sha256.js';
 import { assertRealFolders } from './layout.js';
 import { errnoOf } from './os-errors.js';
+import { randomHex } from '../../util/random-hex.js';
 
 interface ChecksumRecord {
   /** Only in records of names in folders, whose file is named by a hash. */
@@ -64,7 +65,7 @@ export class ChecksumStore {
     const record: ChecksumRecord = { sha256, size: Number(identity.size), mtimeNs: identity.mtimeNs.toString(), ino: identity.ino.toString() };
     if (inFolders(name)) record.name = name;
     const bucketDir = await this.#bucketRecords(bucket, inFolders(name), true);
-    const tmp = path.join(this.#tmpDir, `${randomBytes(8).toString('hex')}.sum`);
+    const tmp = path.join(this.#tmpDir, `${randomHex(8)}.sum`);
     await writeFile(tmp, JSON.stringify(record), { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
     // rename replaces a link at the destination; it never writes through one.
     await rename(tmp, path.join(bucketDir!, recordName(name))).catch(async (error: unknown) => {

@@ -5,7 +5,7 @@
  * in the background: trash.ts; concurrent operations: locks.ts; free-space
  * reservations: space.ts.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../util/random-hex.js';
 import { constants } from 'node:fs';
 import { lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -153,7 +153,7 @@ export class FsStorage implements Storage {
     });
   }
 
-  async startUpload(bucket: string, name: string, declaredSize: number, staging: StagingRequest = { id: randomBytes(16).toString('hex') }): Promise<StagingSink> {
+  async startUpload(bucket: string, name: string, declaredSize: number, staging: StagingRequest = { id: randomHex(16) }): Promise<StagingSink> {
     const { fileName, dir } = await this.#locate(bucket, name);
     // Told before any byte moves; the commit checks again.
     const way = await parentsState(dir, fileName).catch((error: unknown) => {
@@ -210,7 +210,7 @@ export class FsStorage implements Storage {
         await file.checkpoint();
         await this.#stage.record({ ...from, updatedAt: new Date() });
       }
-      return { upload: from, sink: new FsUploadSink(from, file, reservation, this.#stage, this.#commit), prefix: this.#stage.prefix(id, offset) };
+      return { upload: from, sink: new FsUploadSink(from, file, reservation, this.#stage, this.#commit, true), prefix: this.#stage.prefix(id, offset) };
     } catch (error) {
       reservation.release();
       throw fromOsError(error);
@@ -270,7 +270,7 @@ export class FsStorage implements Storage {
   /** Writes, syncs and removes a small file where uploads are staged. */
   async probe(): Promise<void> {
     await this.#layout.assertBookkeeping(this.#layout.tmpDir);
-    const probePath = path.join(this.#layout.tmpDir, `${randomBytes(12).toString('hex')}.probe`);
+    const probePath = path.join(this.#layout.tmpDir, `${randomHex(12)}.probe`);
     try {
       const fd = await fdOps.open(probePath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
       try {

@@ -4,7 +4,7 @@
  * once, then freed in the background. What a stop leaves, the next start
  * removes.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../util/random-hex.js';
 import { link, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { assertRealFolders } from './layout.js';
@@ -26,7 +26,7 @@ export class Trash {
    * or undefined (nothing there, or no hard links on this filesystem).
    */
   async keepAside(filePath: string): Promise<string | undefined> {
-    const aside = path.join(this.#dir, `${randomBytes(8).toString('hex')}.replaced`);
+    const aside = path.join(this.#dir, `${randomHex(8)}.replaced`);
     try {
       await assertRealFolders(...this.#guarded);
       await link(filePath, aside);
@@ -38,7 +38,7 @@ export class Trash {
 
   /** Moves a folder or file into the trash; rejects as rename does. */
   async moveIn(from: string, label: string): Promise<string> {
-    const to = path.join(this.#dir, `${label}-${randomBytes(6).toString('hex')}`);
+    const to = path.join(this.#dir, `${label}-${randomHex(6)}`);
     await assertRealFolders(...this.#guarded);
     await rename(from, to);
     return to;

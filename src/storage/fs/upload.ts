@@ -90,11 +90,14 @@ export class FsUploadSink implements StagingSink {
   /** A checkpoint for bytes that arrived and then nothing more for a while. */
   #quietTimer: NodeJS.Timeout | undefined;
   #checkpointFailure: unknown;
+  /** A record of it is on disk (written here, or it was resumed), to remove at the commit. */
+  #recorded: boolean;
   /** Every byte written and fsynced, the file closed (a commit got that far). */
   #written = false;
   #done = false;
 
-  constructor(record: StagedUpload, file: FileWriter, reservation: Reservation, stage: UploadStage, services: CommitServices) {
+  constructor(record: StagedUpload, file: FileWriter, reservation: Reservation, stage: UploadStage, services: CommitServices, recorded = false) {
+    this.#recorded = recorded;
     this.id = record.id;
     this.name = record.name;
     this.#record = { ...record };
@@ -138,6 +141,7 @@ export class FsUploadSink implements StagingSink {
       if (held === 0 || (held <= this.#record.held && this.#record.held > 0)) return; // nothing (new) to hold
       if (this.#done) return; // suspend or commit has the last word
       await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
+      this.#recorded = true;
       this.#record.held = held;
     } catch (error) {
       this.#checkpointFailure = error;
@@ -162,6 +166,7 @@ export class FsUploadSink implements StagingSink {
     }
     try {
       await this.#stage.record({ ...this.#record, held, updatedAt: new Date() });
+      this.#recorded = true;
       this.#record.held = held;
     } catch {
       // Not recorded (the disk is full, say): an earlier record, if any, says what is held.
@@ -199,11 +204,14 @@ export class FsUploadSink implements StagingSink {
             const dir = await layout.bucketDir(bucket);
             await makeParents(dir, name);
             const finalPath = path.join(dir, name);
-            if ((await lstat(finalPath).catch(() => undefined))?.isDirectory()) throw pathConflict(name, true);
+            const existing = await lstat(finalPath).catch(() => undefined);
+            if (existing?.isDirectory()) throw pathConflict(name, true);
             // Recorded first, keyed by the new file's identity, so a reader
             // never pairs one version's bytes with another's checksum.
             await checksums.record(bucket, name, sha256, identity);
-            const displaced = await trash.keepAside(finalPath);
+            // A file it replaces is kept aside (so that its space is freed in the
+            // background); a new name has none. The file's lock keeps others out meanwhile.
+            const displaced = existing === undefined ? undefined : await trash.keepAside(finalPath);
             try {
               await rename(partPath, finalPath);
               await syncDir(path.dirname(finalPath));
@@ -215,7 +223,7 @@ export class FsUploadSink implements StagingSink {
       );
       // Moved into place: the record has nothing left to describe (a crash
       // before this line leaves a record without a part, tidied at start).
-      await this.#stage.forget(this.id);
+      if (this.#recorded) await this.#stage.forget(this.id);
       return { name, size: Number(identity.size), sha256 };
     } catch (error) {
       if ((error as { kept?: boolean }).kept === true) throw error;
