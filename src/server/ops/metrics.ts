@@ -3,9 +3,10 @@
  * servers in one process never mix). Counters move in the request and
  * connection hooks; gauges are read from the server when scraped.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../../version.js';
 import type { ServerHooks } from '../session.js';
+import { FastCounter, FastHistogram } from './request-series.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
@@ -19,14 +20,6 @@ const EVENT_LOOP_SAMPLE_MS = 100;
 
 // Codes that mean the store failed, not the request.
 const STORAGE_FAILURES = new Set(['STORAGE_FAILED', 'NO_SPACE', 'CORRUPT_FILE', 'INTERNAL']);
-
-interface CommandSeries {
-  /** By "status code". */
-  requests: Map<string, { inc(): void }>;
-  received: { inc(value: number): void };
-  sent: { inc(value: number): void };
-  seconds: { observe(value: number): void };
-}
 
 // Seconds: from a small file on loopback to a large one over a slow link.
 const TRANSFER_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800];
@@ -94,31 +87,14 @@ export class ServerMetrics {
     const connections = new Counter({ name: 'bucketd_connections_total', help: 'Connections served since start', registers });
     const closed = new Counter({ name: 'bucketd_connections_closed_total', help: 'Connections ended, by why', labelNames: ['reason'], registers });
     const refused = new Counter({ name: 'bucketd_connections_refused_total', help: 'Connections turned away before being served, by code', labelNames: ['code'], registers });
-    const requests = new Counter({ name: 'bucketd_requests_total', help: 'Requests, by command, reply status and outcome code', labelNames: ['command', 'status', 'code'], registers });
-    const received = new Counter({ name: 'bucketd_received_bytes_total', help: 'Bytes received in requests (lines and bodies), by command', labelNames: ['command'], registers });
-    const sent = new Counter({ name: 'bucketd_sent_bytes_total', help: 'Bytes sent in replies (lines and bodies), by command', labelNames: ['command'], registers });
-    const requestSeconds = new Histogram({ name: 'bucketd_request_duration_seconds', help: 'Time from a request line to its last reply, by command (transfers included)', labelNames: ['command'], buckets: REQUEST_BUCKETS, registers });
-    const transferSeconds = new Histogram({ name: 'bucketd_transfer_duration_seconds', help: 'Time of uploads and downloads, from request to last reply, by direction and outcome', labelNames: ['direction', 'outcome'], buckets: TRANSFER_BUCKETS, registers });
-    const storageErrors = new Counter({ name: 'bucketd_storage_errors_total', help: 'Requests that failed in the store, by command and code', labelNames: ['command', 'code'], registers });
+    // What moves on every request is kept as plain numbers (request-series.ts).
+    const requests = new FastCounter({ name: 'bucketd_requests_total', help: 'Requests, by command, reply status and outcome code', labelNames: ['command', 'status', 'code'], registers });
+    const received = new FastCounter({ name: 'bucketd_received_bytes_total', help: 'Bytes received in requests (lines and bodies), by command', labelNames: ['command'], registers });
+    const sent = new FastCounter({ name: 'bucketd_sent_bytes_total', help: 'Bytes sent in replies (lines and bodies), by command', labelNames: ['command'], registers });
+    const requestSeconds = new FastHistogram({ name: 'bucketd_request_duration_seconds', help: 'Time from a request line to its last reply, by command (transfers included)', labelNames: ['command'], buckets: REQUEST_BUCKETS, registers });
+    const transferSeconds = new FastHistogram({ name: 'bucketd_transfer_duration_seconds', help: 'Time of uploads and downloads, from request to last reply, by direction and outcome', labelNames: ['direction', 'outcome'], buckets: TRANSFER_BUCKETS, registers });
+    const storageErrors = new FastCounter({ name: 'bucketd_storage_errors_total', help: 'Requests that failed in the store, by command and code', labelNames: ['command', 'code'], registers });
     const loginFailures = new Counter({ name: 'bucketd_login_failures_total', help: 'Failed logins (wrong password, unknown user or malformed exchange)', registers });
-
-    // A labelled series is looked up by hashing its labels; each request
-    // would pay that for six series, so each command's series are found
-    // once and kept.
-    const perCommand = new Map<string, CommandSeries>();
-    const seriesOf = (command: string): CommandSeries => {
-      let series = perCommand.get(command);
-      if (series === undefined) {
-        series = {
-          requests: new Map(),
-          received: received.labels({ command }),
-          sent: sent.labels({ command }),
-          seconds: requestSeconds.labels({ command }),
-        };
-        perCommand.set(command, series);
-      }
-      return series;
-    };
 
     this.hooks = {
       onConnectionOpen: () => connections.inc(),
@@ -126,22 +102,16 @@ export class ServerMetrics {
       onConnectionRefused: (_address, code) => refused.inc({ code }),
       onRequestEnd: (_session, record) => {
         const command = record.command ?? 'invalid';
-        const series = seriesOf(command);
-        const outcomeKey = `${record.status} ${record.outcome}`;
-        let counter = series.requests.get(outcomeKey);
-        if (counter === undefined) {
-          counter = requests.labels({ command, status: String(record.status), code: record.outcome });
-          series.requests.set(outcomeKey, counter);
-        }
-        counter.inc();
-        if (record.bytesIn > 0) series.received.inc(record.bytesIn);
-        if (record.bytesOut > 0) series.sent.inc(record.bytesOut);
+        const byCommand = [command];
+        requests.add([command, String(record.status), record.outcome]);
+        if (record.bytesIn > 0) received.add(byCommand, record.bytesIn);
+        if (record.bytesOut > 0) sent.add(byCommand, record.bytesOut);
         const seconds = record.durationMs / 1000;
-        series.seconds.observe(seconds);
+        requestSeconds.observe(byCommand, seconds);
         if (command === 'UPLOAD_FILE' || command === 'DOWNLOAD_FILE') {
-          transferSeconds.observe({ direction: command === 'UPLOAD_FILE' ? 'upload' : 'download', outcome: record.outcome === 'OK' ? 'ok' : 'failed' }, seconds);
+          transferSeconds.observe([command === 'UPLOAD_FILE' ? 'upload' : 'download', record.outcome === 'OK' ? 'ok' : 'failed'], seconds);
         }
-        if (STORAGE_FAILURES.has(record.outcome)) storageErrors.inc({ command, code: record.outcome });
+        if (STORAGE_FAILURES.has(record.outcome)) storageErrors.add([command, record.outcome]);
         if (command === 'LOGIN_PROOF' && record.outcome === 'AUTH_FAILED') loginFailures.inc();
       },
     };
