@@ -14,7 +14,6 @@
  * taken within each pair (the median and the middle half of them), so
  * drift on a shared machine falls on both sides of each ratio.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BucketClient } from '../src/client/index.js';
-import { startBucketd } from './start.js';
+import { startBucketd, type Started } from './start.js';
 
 const FILES = Number(process.env.BENCH_FILES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -30,14 +29,8 @@ const SIZE = 4096;
 // On tmpfs where there is one: the disk's fsync would drown what is measured.
 const BASE = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 
-interface Running {
-  child: ChildProcess;
-  port: number;
-  httpPort: number | undefined;
-}
-
 /** Uploads FILES small files on one connection; files per second. */
-async function round(server: Running, bucket: string, files: number): Promise<number> {
+async function round(server: Started, bucket: string, files: number): Promise<number> {
   const client = await BucketClient.connect({ port: server.port });
   await client.createBucket(bucket);
   const body = Buffer.alloc(SIZE, 97);

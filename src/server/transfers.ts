@@ -7,7 +7,7 @@ import { BucketError } from '../errors.js';
 import { DOWNLOAD_DONE, DOWNLOAD_GO_AHEAD, RANGED_DOWNLOAD_GO_AHEAD, RESUME_GO_AHEAD, UPLOAD_ABORTED, UPLOAD_GO_AHEAD, UPLOAD_ITEM, UPLOAD_STORED, type UploadEntry } from '../protocol/messages.js';
 import { parseUploadTrailer, type Request } from '../protocol/requests.js';
 import { checkBucketName } from '../storage/names.js';
-import { listingOf, type Listing, type StagingSink } from '../storage/storage.js';
+import { listingOf, type Listing, type StagedUpload, type StagingSink } from '../storage/storage.js';
 import { VerifiedDownload, VerifiedUpload } from '../storage/verify.js';
 import { plural } from '../util/plural.js';
 import { ConnectionGone, type Exchange, type Outcome } from './exchange.js';
@@ -33,17 +33,34 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
   }
 }
 
-/** RESUME_UPLOAD: the staged upload goes on from what the server holds (or the client's offset, if less). */
-export async function resumeUpload(request: Extract<Request, { command: 'RESUME_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
-  const release = exchange.staging.claim(request.id);
+/**
+ * The unfinished upload `id`, claimed for this connection (UPLOAD_BUSY if
+ * another has it), if it is there, unexpired, and this session's to `use`;
+ * else the claim is let go and the refusal thrown.
+ */
+async function claimStaged(exchange: Exchange, id: string, use: 'resume' | 'abort'): Promise<{ staged: StagedUpload; release: () => void }> {
+  const release = exchange.staging.claim(id);
   try {
-    const staged = await exchange.storage.stagedUpload(request.id);
+    const staged = await exchange.storage.stagedUpload(id);
     if (staged === undefined || exchange.staging.isExpired(staged)) throw new BucketError('NO_SUCH_UPLOAD');
     exchange.describe({ bucket: staged.bucket, name: staged.name });
-    exchange.authority.uploadAccess(exchange.session, staged, 'resume');
+    exchange.authority.uploadAccess(exchange.session, staged, use);
+    return { staged, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** RESUME_UPLOAD: the staged upload goes on from what the server holds (or the client's offset, if less). */
+export async function resumeUpload(request: Extract<Request, { command: 'RESUME_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
+  const { staged, release } = await claimStaged(exchange, request.id, 'resume');
+  try {
     const offset = request.offset ?? staged.held;
     if (offset > staged.held) throw new BucketError('BAD_OFFSET', `the server holds ${staged.held} bytes of this upload`, [String(staged.held)]);
     // The quota first: a refusal must leave the staged bytes as they were.
+    // Its whole size is reserved, so what it holds stops counting apart.
+    exchange.staging.feeding(request.id, staged.bucket);
     const releaseQuota = await exchange.quotas.reserve(staged.bucket, staged.size);
     let opened;
     try {
@@ -203,12 +220,8 @@ export async function listUploads(request: Extract<Request, { command: 'LIST_UPL
 
 /** ABORT_UPLOAD,<id>: its staged bytes are released. */
 export async function abortUpload(request: Extract<Request, { command: 'ABORT_UPLOAD' }>, exchange: Exchange): Promise<Outcome> {
-  const release = exchange.staging.claim(request.id);
+  const { release } = await claimStaged(exchange, request.id, 'abort');
   try {
-    const staged = await exchange.storage.stagedUpload(request.id);
-    if (staged === undefined || exchange.staging.isExpired(staged)) throw new BucketError('NO_SUCH_UPLOAD');
-    exchange.describe({ bucket: staged.bucket, name: staged.name });
-    exchange.authority.uploadAccess(exchange.session, staged, 'abort');
     const released = await exchange.storage.abortUpload(request.id);
     exchange.staging.gone(request.id);
     await exchange.reply(UPLOAD_ABORTED, { id: request.id, released });

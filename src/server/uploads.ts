@@ -69,7 +69,6 @@ export class UploadRegistry {
   claim(id: string): () => void {
     if (this.#busy.has(id)) throw new BucketError('UPLOAD_BUSY', `upload ${id} is being sent on another connection now; try again when it stops`);
     this.#busy.add(id);
-    this.#waiting.delete(id);
     let released = false;
     return () => {
       if (released) return;
@@ -88,18 +87,19 @@ export class UploadRegistry {
     };
   }
 
-  /** The claimed upload is being fed into `bucket` (so that deleting the bucket can let it go). */
+  /**
+   * The claimed upload is being fed into `bucket` (so that deleting the
+   * bucket can let it go); it no longer waits (its whole size is reserved
+   * against the quota while it is fed).
+   */
   feeding(id: string, bucket: string): void {
     this.#feeding.set(id, bucket);
+    this.#waiting.delete(id);
   }
 
   /** Whether the upload's bucket was deleted while it was being fed: it is to be let go, not kept or stored. */
   isDoomed(id: string): boolean {
     return this.#doomed.has(id) || this.#dropping.has(id);
-  }
-
-  isBusy(id: string): boolean {
-    return this.#busy.has(id);
   }
 
   /** The upload now waits for a resume, holding what it holds (told by the connection that fed it, before it lets go). */

@@ -400,6 +400,8 @@ test('with users: an upload is its owner’s (or a bucket admin’s) to see, res
     assert.deepEqual(await uploads(port, carol), []);
     assert.match(await request(port, `RESUME_UPLOAD,${id}`, carol), /^403,FORBIDDEN,owner /);
     assert.match(await request(port, `ABORT_UPLOAD,${id}`, carol), /^403,FORBIDDEN,owner /);
+    // Refused attempts leave it counting against the quota as before.
+    assert.match(await request(port, 'UPLOAD_FILE,team,c.bin,500', bob2), /^413,QUOTA_EXCEEDED,400 /);
 
     // Its owner resumes it; the whole size was within the quota.
     bob2.send(`RESUME_UPLOAD,${id}\n`);

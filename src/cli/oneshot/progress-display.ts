@@ -131,18 +131,8 @@ export function plainLine(snapshot: ProgressSnapshot, final: boolean): string {
   return `progress: ${humanSize(snapshot.bytesDone)} / ${humanSize(snapshot.bytesTotal)}, ${snapshot.filesDone} / ${snapshot.filesTotal} files${failed}, ${humanSize(snapshot.bytesPerSecond)}/s, ${end}`;
 }
 
-export interface ProgressRecord {
-  type: 'progress';
-  bytesDone: number;
-  bytesTotal: number;
-  filesDone: number;
-  filesFailed: number;
-  filesTotal: number;
-  bytesPerSecond: number;
-  etaSeconds: number | null;
-  elapsedSeconds: number;
-  final: boolean;
-}
+/** A snapshot as `--json --progress` prints it: whole numbers, no files in flight, null for no ETA. */
+export type ProgressRecord = { type: 'progress' } & Omit<ProgressSnapshot, 'etaSeconds' | 'largest'> & { etaSeconds: number | null; final: boolean };
 
 export function jsonRecord(snapshot: ProgressSnapshot, final: boolean): ProgressRecord {
   return {
