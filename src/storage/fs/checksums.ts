@@ -13,7 +13,8 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readdir, rm, unlink } from 'node:fs/promises';
+import * as meta from './meta.js';
 import path from 'node:path';
 import { isSha256Hex } from '../../util/sha256.js';
 import { assertRealFolders } from './layout.js';
@@ -66,9 +67,9 @@ export class ChecksumStore {
     if (inFolders(name)) record.name = name;
     const bucketDir = await this.#bucketRecords(bucket, inFolders(name), true);
     const tmp = path.join(this.#tmpDir, `${randomHex(8)}.sum`);
-    await writeFile(tmp, JSON.stringify(record), { flag: constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW });
+    await meta.writeSmallFile(tmp, JSON.stringify(record), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW);
     // rename replaces a link at the destination; it never writes through one.
-    await rename(tmp, path.join(bucketDir!, recordName(name))).catch(async (error: unknown) => {
+    await meta.rename(tmp, path.join(bucketDir!, recordName(name))).catch(async (error: unknown) => {
       await rm(tmp, { force: true });
       throw error;
     });
@@ -120,7 +121,7 @@ export class ChecksumStore {
 
   /** `dir` if it is a real folder, made if `create`; a link or file in its place is removed and reported. */
   async #realFolder(dir: string, create: boolean): Promise<string | undefined> {
-    const stats = await lstat(dir).catch((error: unknown) => {
+    const stats = await meta.lstat(dir).catch((error: unknown) => {
       if (errnoOf(error) === 'ENOENT') return undefined;
       throw error;
     });
@@ -133,7 +134,7 @@ export class ChecksumStore {
       return dir;
     }
     if (!create) return undefined;
-    await mkdir(dir).catch((error: unknown) => {
+    await meta.mkdir(dir).catch((error: unknown) => {
       if (errnoOf(error) !== 'EEXIST') throw error; // made meanwhile by another commit
     });
     return dir;
@@ -144,7 +145,7 @@ export class ChecksumStore {
 async function readRecord(bucketDir: string, name: string, identity: FileIdentity): Promise<string | undefined> {
   let record: Partial<ChecksumRecord>;
   try {
-    const text = await readFile(path.join(bucketDir, recordName(name)), { encoding: 'utf8', flag: constants.O_RDONLY | constants.O_NOFOLLOW });
+    const text = await meta.readSmallFile(path.join(bucketDir, recordName(name)), constants.O_RDONLY | constants.O_NOFOLLOW);
     record = JSON.parse(text) as Partial<ChecksumRecord>;
   } catch {
     return undefined;

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import type { BufferLender, Chunk, DownloadSource } from '../storage.js';
-import { fd as fdOps } from '../../util/fd.js';
 
 const pread = promisify(fs.read);
 
@@ -55,7 +54,7 @@ export class FsDownloadSource implements DownloadSource {
       }
     } finally {
       this.#reading = false;
-      if (this.#closed) await fdOps.close(this.#fd).catch(() => undefined);
+      if (this.#closed) closeQuietly(this.#fd);
     }
   }
 
@@ -64,6 +63,14 @@ export class FsDownloadSource implements DownloadSource {
     this.#closed = true;
     // Never under a read in flight, so the number cannot be reused under
     // it: a reader still going closes the descriptor when it stops.
-    if (!this.#reading) await fdOps.close(this.#fd);
+    if (!this.#reading) fs.closeSync(this.#fd); // no round trip for what does not wait for the device
+  }
+}
+
+function closeQuietly(descriptor: number): void {
+  try {
+    fs.closeSync(descriptor);
+  } catch {
+    // Closing a read-only descriptor has nothing to lose.
   }
 }

@@ -7,7 +7,8 @@
  * moving a file in holds the bucket's folder lock shared, removing
  * folders holds it exclusively (FsStorage passes the lock).
  */
-import { lstat, mkdir, rmdir } from 'node:fs/promises';
+import { lstat, rmdir } from 'node:fs/promises';
+import * as meta from './meta.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { FOLDER_SEPARATOR } from '../names.js';
@@ -31,7 +32,7 @@ export type PathState = 'ready' | 'missing' | 'conflict';
  */
 export async function parentsState(bucketDir: string, name: string): Promise<PathState> {
   for (const parent of parentsOf(name)) {
-    const stats = await lstat(path.join(bucketDir, parent)).catch((error: unknown) => {
+    const stats = await meta.lstat(path.join(bucketDir, parent)).catch((error: unknown) => {
       if (errnoOf(error) === 'ENOENT') return undefined;
       throw error;
     });
@@ -56,7 +57,7 @@ export async function makeParents(bucketDir: string, name: string): Promise<void
     const dir = path.join(bucketDir, parent);
     let made = true;
     try {
-      await mkdir(dir);
+      await meta.mkdir(dir);
     } catch (error) {
       const code = errnoOf(error);
       if (code === 'ENOTDIR') throw pathConflict(name);
@@ -64,7 +65,7 @@ export async function makeParents(bucketDir: string, name: string): Promise<void
       made = false;
     }
     if (!made) {
-      const stats = await lstat(dir);
+      const stats = await meta.lstat(dir);
       if (!stats.isDirectory()) throw pathConflict(name);
     } else {
       await syncDir(parentDir);

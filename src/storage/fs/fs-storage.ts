@@ -8,6 +8,7 @@
 import { randomHex } from '../../util/random-hex.js';
 import { constants } from 'node:fs';
 import { lstat, mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
+import * as meta from './meta.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { fd as fdOps } from '../../util/fd.js';
@@ -160,14 +161,14 @@ export class FsStorage implements Storage {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
     if (way === 'conflict') throw pathConflict(fileName);
-    if (way === 'ready' && (await lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
+    if (way === 'ready' && (await meta.lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
     await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
     const reservation = await this.#space.reserve(declaredSize);
     const now = new Date();
     const record: StagedUpload = { id: staging.id, bucket, name: fileName, size: declaredSize, held: 0, startedAt: now, updatedAt: now };
     if (staging.owner !== undefined) record.owner = staging.owner;
     try {
-      const file = await openPart(this.#stage.partPath(staging.id), this.#uploadWindow());
+      const file = await openPart(this.#stage.partPath(staging.id), this.#uploadWindow(), undefined, declaredSize);
       return new FsUploadSink(record, file, reservation, this.#stage, this.#commit);
     } catch (error) {
       reservation.release();
@@ -200,7 +201,7 @@ export class FsStorage implements Storage {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
     if (way === 'conflict') throw pathConflict(fileName);
-    if (way === 'ready' && (await lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
+    if (way === 'ready' && (await meta.lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
     const reservation = await this.#space.reserve(upload.size - offset);
     try {
       const file = await openPart(this.#stage.partPath(id), this.#uploadWindow(), offset);
@@ -230,11 +231,11 @@ export class FsStorage implements Storage {
     const { fileName, dir } = await this.#locate(bucket, name);
     await this.#assertFolders(bucket, dir, fileName);
     // O_NOFOLLOW: a symlink planted in a bucket is never followed out of ROOT.
-    const fd = await fdOps.open(path.join(dir, fileName), constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
+    const fd = await meta.open(path.join(dir, fileName), constants.O_RDONLY | constants.O_NOFOLLOW).catch((error: unknown) => {
       throw fromOsError(error, 'NO_SUCH_FILE', noSuchFile(bucket, fileName));
     });
     try {
-      const stats = await fdOps.stat(fd);
+      const stats = await meta.fstatBig(fd);
       if (!stats.isFile()) throw new BucketError('NO_SUCH_FILE', noSuchFile(bucket, fileName));
       const recordedSha256 = await this.#checksums.lookup(bucket, fileName, stats);
       return new FsDownloadSource(fileName, fd, Number(stats.size), recordedSha256);

@@ -6,8 +6,8 @@
  * recorded checksums. Nothing under ROOT is ever followed through a
  * symbolic link: a planted link in the bookkeeping area stops the start.
  */
-import { lstat, mkdir, open, realpath, rm } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
+import * as meta from './meta.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { checkBucketName } from '../names.js';
@@ -66,7 +66,7 @@ export class FsLayout {
   async bucketDir(bucket: string): Promise<string> {
     checkBucketName(bucket);
     const dir = path.join(this.root, bucket);
-    const stats = await lstat(dir).catch(() => undefined);
+    const stats = await meta.lstat(dir).catch(() => undefined);
     if (!stats?.isDirectory()) throw new BucketError('NO_SUCH_BUCKET', `no bucket "${bucket}"`);
     return dir;
   }
@@ -109,7 +109,7 @@ async function ensureRealFolder(dir: string): Promise<void> {
  */
 export async function assertRealFolders(...dirs: string[]): Promise<void> {
   for (const dir of dirs) {
-    const stats = await lstat(dir).catch(() => undefined);
+    const stats = await meta.lstat(dir).catch(() => undefined);
     if (!stats?.isDirectory()) {
       throw new BucketError('STORAGE_FAILED', `the server could not complete the storage operation: its bookkeeping folder ${path.basename(dir)} is ${stats?.isSymbolicLink() ? 'a symbolic link' : 'missing'}`);
     }
@@ -117,11 +117,4 @@ export async function assertRealFolders(...dirs: string[]): Promise<void> {
 }
 
 /** fsyncs a folder, so that a rename into it or out of it survives a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export const syncDir = meta.syncDir;

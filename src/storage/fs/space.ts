@@ -4,7 +4,7 @@
  * to send. A reservation shrinks as its bytes reach the disk (they then
  * show in the free space itself) and is released at the end.
  */
-import { statfs } from 'node:fs/promises';
+import { statfs } from './meta.js';
 import { BucketError } from '../../errors.js';
 
 export interface Reservation {

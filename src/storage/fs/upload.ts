@@ -9,7 +9,8 @@
  * every backend.)
  */
 import { constants, ftruncate as ftruncateCallback } from 'node:fs';
-import { lstat, rename, truncate } from 'node:fs/promises';
+import { truncate } from 'node:fs/promises';
+import * as meta from './meta.js';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { fd } from '../../util/fd.js';
@@ -47,16 +48,18 @@ export interface UploadTarget {
 // new bytes, or this long after the last time, whichever comes first.
 const CHECKPOINT_BYTES = 8 * 1024 * 1024;
 const CHECKPOINT_MS = 2000;
+// Files up to this size are written on the event loop (see FileWriter).
+const SMALL_FILE_BYTES = 256 * 1024;
 
 /**
  * Opens a staged upload's part, never through a symlink, before the
  * client is told to send, so that a failure is known in time: a new one
  * exclusively, a resumed one cut back to `offset`.
  */
-export async function openPart(partPath: string, window: FlowWindow, offset?: number): Promise<FileWriter> {
+export async function openPart(partPath: string, window: FlowWindow, offset?: number, size = Infinity): Promise<FileWriter> {
   if (offset === undefined) {
-    const descriptor = await fd.open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    return new FileWriter(descriptor, window);
+    const descriptor = await meta.open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    return new FileWriter(descriptor, window, 0, size <= SMALL_FILE_BYTES);
   }
   const descriptor = await fd.open(partPath, constants.O_WRONLY | constants.O_NOFOLLOW);
   try {
@@ -197,14 +200,14 @@ export class FsUploadSink implements StagingSink {
         await this.suspend();
         throw Object.assign(fromOsError(error), { kept: true });
       }
-      const identity = await lstat(partPath, { bigint: true });
+      const identity = await meta.lstatBig(partPath);
       await bucketLocks.run(bucket, 'shared', () =>
         fileLocks.run(`${bucket}/${name}`, 'exclusive', () =>
           folderLocks.run(bucket, 'shared', async () => {
             const dir = await layout.bucketDir(bucket);
             await makeParents(dir, name);
             const finalPath = path.join(dir, name);
-            const existing = await lstat(finalPath).catch(() => undefined);
+            const existing = await meta.lstat(finalPath).catch(() => undefined);
             if (existing?.isDirectory()) throw pathConflict(name, true);
             // Recorded first, keyed by the new file's identity, so a reader
             // never pairs one version's bytes with another's checksum.
@@ -213,7 +216,7 @@ export class FsUploadSink implements StagingSink {
             // background); a new name has none. The file's lock keeps others out meanwhile.
             const displaced = existing === undefined ? undefined : await trash.keepAside(finalPath);
             try {
-              await rename(partPath, finalPath);
+              await meta.rename(partPath, finalPath);
               await syncDir(path.dirname(finalPath));
             } finally {
               if (displaced) trash.discard(displaced);
