@@ -14,6 +14,7 @@ export class ServerConnection {
   readonly address: string;
   #connectOptions: Omit<ConnectOptions, 'host' | 'port'>;
   #client: BucketClient | undefined;
+  #connecting: Promise<BucketClient> | undefined;
   #noticeListeners = new Set<(notice: BucketError) => void>();
   /** The server said it is shutting down: no point connecting again. */
   #shutDown: BucketError | undefined;
@@ -71,14 +72,21 @@ export class ServerConnection {
 
   async #connected(): Promise<BucketClient> {
     if (this.#shutDown) throw this.#shutDown;
-    if (this.#client === undefined || this.#client.closed) {
-      const client = await BucketClient.connect({ ...this.#connectOptions, host: this.host, port: this.port });
-      client.onNotice((notice) => {
-        if (notice.code === 'SHUTTING_DOWN') this.#shutDown = notice;
-        for (const listener of this.#noticeListeners) listener(notice);
-      });
-      this.#client = client;
-    }
-    return this.#client;
+    if (this.#client !== undefined && !this.#client.closed) return this.#client;
+    // Callers that share this connection (pipelined uploads) wait for one connect.
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<BucketClient> {
+    const client = await BucketClient.connect({ ...this.#connectOptions, host: this.host, port: this.port });
+    client.onNotice((notice) => {
+      if (notice.code === 'SHUTTING_DOWN') this.#shutDown = notice;
+      for (const listener of this.#noticeListeners) listener(notice);
+    });
+    this.#client = client;
+    return client;
   }
 }

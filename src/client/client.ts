@@ -1,13 +1,16 @@
 /**
  * The typed client library: every protocol exchange of the `bucket` program
- * goes through here. One request at a time per connection (calls queue);
- * bodies stream both ways with backpressure and SHA-256 checks; listings
+ * goes through here. One request at a time per connection (calls queue),
+ * except small uploads sent at once (`put`), which are pipelined: each is
+ * written as soon as the connection is free to write, and their replies
+ * are read in order; bodies stream both ways with backpressure and
+ * SHA-256 checks; listings
  * stream item by item. Replies are read through the protocol's typed
  * codecs, so the client and the server agree on every field.
  */
 import { createHash, type Hash } from 'node:crypto';
 import net from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { BucketError } from '../errors.js';
 import { FrameReader, type ReadResult } from '../net/frame-reader.js';
 import { FrameDecoder, type Frame } from '../protocol/decoder.js';
@@ -203,6 +206,10 @@ export class BucketClient {
   #user: string | undefined;
   /** The protocol version the server's HELLO gave, once asked. */
   #protocol: number | undefined;
+  /** Replies still to come for uploads sent at once (put), read in order along this chain. */
+  #pendingReplies = 0;
+  #asking: Promise<number> | undefined;
+  #replies: Promise<unknown> = Promise.resolve();
 
   private constructor(socket: net.Socket, host: string, port: number, connectTimeoutMs: number, tls: TlsOption | undefined) {
     this.host = host;
@@ -296,9 +303,15 @@ export class BucketClient {
     return hello;
   }
 
-  /** The server's protocol version, from one HELLO per client. */
+  /** The server's protocol version, from one HELLO per connection, shared by calls that ask at once. */
   async #serverProtocol(): Promise<number> {
-    return this.#protocol ?? (await this.hello()).protocol;
+    if (this.#protocol !== undefined) return this.#protocol;
+    this.#asking ??= this.hello()
+      .then((hello) => hello.protocol)
+      .finally(() => {
+        this.#asking = undefined;
+      });
+    return this.#asking;
   }
 
   createBucket(bucket: string): Promise<RemoteBucket> {
@@ -375,6 +388,54 @@ export class BucketClient {
   async deleteFile(bucket: string, name: string): Promise<{ name: string }> {
     const deleted = await this.#exclusive(() => this.#request({ command: 'DELETE_FILE', bucket, name }, FILE_DELETED));
     return { name: deleted.name };
+  }
+
+  /**
+   * Stores `data` in `bucket` as `name`, sent at once: from protocol 5 the
+   * body goes right after the request, with its SHA-256, and the server
+   * answers once (to an older server it goes the ask-first way, as
+   * upload() does). Calls made without waiting for each other are
+   * pipelined on the connection, their replies read in order; any other
+   * call waits until they are answered. For small files: the whole body
+   * is in memory, and nothing is kept for a resume if the connection
+   * breaks, since sending it again costs as little.
+   */
+  async put(bucket: string, name: string, data: Uint8Array, options: { sha256?: string } = {}): Promise<TransferResult> {
+    if ((await this.#serverProtocol()) < 5) return this.upload(bucket, name, Readable.from([data]), data.length);
+    const sha256 = options.sha256 ?? createHash('sha256').update(data).digest('hex');
+    const wire = Buffer.concat([encodeRequest({ command: 'UPLOAD_FILE', bucket, name, size: data.length, sha256 }), data]);
+    const release = await this.#acquire(true);
+    const link = this.#link;
+    let reply: Promise<ReplyHead>;
+    try {
+      this.#pendingReplies++;
+      // In line behind the replies of the puts written before this one.
+      reply = this.#replies.then(() => this.#readReply(link));
+      this.#replies = reply.catch(() => undefined);
+      try {
+        await writeChunk(link.socket, wire);
+      } catch (error) {
+        throw this.#lost(error, link);
+      }
+    } finally {
+      release();
+    }
+    try {
+      const stored = this.#typed(UPLOAD_STORED, await reply, link);
+      return { bucket: stored.bucket, name: stored.name, size: stored.size, sha256: stored.sha256 };
+    } finally {
+      this.#pendingReplies--;
+      if (this.#pendingReplies === 0) this.#watchWhileIdle();
+    }
+  }
+
+  /**
+   * After the connection was lost (CONNECTION_LOST), lets the next call
+   * open a fresh one, as reconnect() does, but never closes a connection
+   * that is alive: several calls that failed together may each ask.
+   */
+  revive(): void {
+    if (this.#link.closed || this.#link.socket.destroyed) this.#reconnect = true;
   }
 
   /**
@@ -706,13 +767,18 @@ export class BucketClient {
     }
   }
 
-  /** Waits for the connection to be free and usable; returns the function that frees it. */
-  async #acquire(): Promise<() => void> {
+  /**
+   * Waits for the connection to be free and usable; returns the function
+   * that frees it. Only a `pipelined` call (put) may go while replies to
+   * earlier puts are still to come; any other waits for them.
+   */
+  async #acquire(pipelined = false): Promise<() => void> {
     let release!: () => void;
     const turn = new Promise<void>((resolve) => (release = resolve));
     const previous = this.#queue;
     this.#queue = previous.then(() => turn);
     await previous;
+    if (!pipelined) await this.#replies;
     try {
       if (this.#reconnect) {
         this.#link = this.#attach(await openSocket({ host: this.host, port: this.port, timeoutMs: this.#connectTimeoutMs, tls: this.#tls }));
@@ -755,33 +821,32 @@ export class BucketClient {
   }
 
   /** The reply as `codec` reads it; a server error as BucketError, noting whether it closed. */
-  #typed<T>(codec: ReplyCodec<T>, head: ReplyHead): T {
+  #typed<T>(codec: ReplyCodec<T>, head: ReplyHead, link: Link = this.#link): T {
     try {
       return readTyped(codec, head);
     } catch (error) {
       if (error instanceof BucketError) {
         const failure = tlsMismatchOf(error, this.host, this.port) ?? error;
         if (error.closesConnection) {
-          this.#link.closed = true;
-          this.#endedBy = failure;
+          link.closed = true;
+          if (link === this.#link) this.#endedBy = failure;
         }
         throw failure;
       }
-      if (error instanceof UnexpectedReply) throw this.#protocolError(codec.name);
+      if (error instanceof UnexpectedReply) throw this.#protocolError(codec.name, link);
       throw error;
     }
   }
 
-  async #readReply(): Promise<ReplyHead> {
-    const frame = await this.#nextFrame();
-    if (frame.kind !== 'line') throw this.#protocolError('reply line');
-    const head = this.#parseHead(frame.line);
-    if (head.status === BYE.status) this.#link.closed = true;
+  async #readReply(link: Link = this.#link): Promise<ReplyHead> {
+    const frame = await this.#nextFrame(link);
+    if (frame.kind !== 'line') throw this.#protocolError('reply line', link);
+    const head = this.#parseHead(frame.line, link);
+    if (head.status === BYE.status) link.closed = true;
     return head;
   }
 
-  async #nextFrame(): Promise<Exclude<Frame, { kind: 'line-too-long' }>> {
-    const link = this.#link;
+  async #nextFrame(link: Link = this.#link): Promise<Exclude<Frame, { kind: 'line-too-long' }>> {
     let frame: ReadResult;
     try {
       const pending = link.lookout;
@@ -795,9 +860,9 @@ export class BucketClient {
     return frame;
   }
 
-  #parseHead(line: Buffer): ReplyHead {
+  #parseHead(line: Buffer, link: Link = this.#link): ReplyHead {
     const parsed = parseReply(line);
-    if (!parsed.ok) throw this.#protocolError('reply line');
+    if (!parsed.ok) throw this.#protocolError('reply line', link);
     return parsed.value;
   }
 
@@ -807,7 +872,8 @@ export class BucketClient {
    */
   #watchWhileIdle(): void {
     const link = this.#link;
-    if (this.#busy || link.closed || link.lookout || link.socket.destroyed) return;
+    // Replies still to come are no notices: the puts read them.
+    if (this.#busy || this.#pendingReplies > 0 || link.closed || link.lookout || link.socket.destroyed) return;
     const lookout = link.reader.next();
     link.lookout = lookout;
     lookout.then(

@@ -19,6 +19,7 @@ import type { BucketClient, DownloadStart, TransferOptions, TransferResult, Uplo
 import { uploadIdOf } from './client.js';
 import { ClientError } from './errors.js';
 import { backoffMs, codeOf, DEFAULT_RETRIES, DEFAULT_STALL_TIMEOUT_MS, failureOf, isRetryable, sleep, StallWatch, type RetryOptions } from './retry.js';
+import { AT_ONCE_MAX_BYTES, uploadSmallFile } from './small-upload.js';
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -53,7 +54,10 @@ interface LocalFile {
 export async function uploadFile(client: BucketClient, localPath: string, bucket: string, name?: string, options: UploadFileOptions = {}): Promise<TransferResult> {
   const remoteName = name ?? path.basename(localPath);
   const file = await statLocal(localPath);
-  if ((await client.protocol()) < 4) return uploadOnce(client, file, bucket, remoteName, options);
+  const protocol = await client.protocol();
+  // A small file goes with its request (protocol 5): one round trip, pipelined with others.
+  if (protocol >= 5 && file.size <= AT_ONCE_MAX_BYTES) return uploadSmallFile(client, file, bucket, remoteName, options);
+  if (protocol < 4) return uploadOnce(client, file, bucket, remoteName, options);
   const retries = options.retries ?? DEFAULT_RETRIES;
   // A small file is sent again sooner than its id is written down and read back.
   const journal = file.size >= JOURNAL_MIN_BYTES ? options.journal : undefined;

@@ -4,9 +4,11 @@
  * Bytes go in with `push(chunk)`; frames come out of `next()` until it
  * returns undefined (more bytes needed). The stream is lines, except where
  * the reader, having understood a line, calls `expectBody(size)`: then
- * exactly `size` raw bytes follow as body chunks, then one trailer line.
+ * exactly `size` raw bytes follow as body chunks, then one trailer line
+ * (or, for a body without one, the next line).
  *
  *   LINE --expectBody(n)--> BODY --n bytes--> TRAILER --line--> LINE
+ *   LINE --expectBody(n, false)--> BODY --n bytes--> LINE
  *
  * Body chunks are slices of the pushed buffers, never gathered, so a body
  * of any size passes through in bounded memory. Pure: no I/O, no timers.
@@ -33,6 +35,8 @@ export class FrameDecoder {
   #length = 0; // unconsumed bytes
   #scanned = 0; // unconsumed bytes known to hold no LF
   #bodyRemaining = 0;
+  /** Where the body in progress leads: its trailer, or straight to the next line. */
+  #afterBody: 'TRAILER' | 'LINE' = 'TRAILER';
   #consumed = 0;
 
   constructor(options: { maxLineBytes?: number } = {}) {
@@ -66,13 +70,14 @@ export class FrameDecoder {
 
   /**
    * Switches to BODY after a line: the next `size` bytes are a body, then a
-   * trailer line. A zero size goes straight to the trailer.
+   * trailer line unless `trailer` is false. A zero size goes straight on.
    */
-  expectBody(size: number): void {
+  expectBody(size: number, trailer = true): void {
     if (this.#state !== 'LINE') throw new Error(`expectBody() in state ${this.#state}`);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid body size ${size}`);
     this.#bodyRemaining = size;
-    this.#state = size === 0 ? 'TRAILER' : 'BODY';
+    this.#afterBody = trailer ? 'TRAILER' : 'LINE';
+    this.#state = size === 0 ? this.#afterBody : 'BODY';
   }
 
   next(): Frame | undefined {
@@ -122,7 +127,7 @@ export class FrameDecoder {
     const size = Math.min(available, this.#bodyRemaining);
     const chunk = this.#take(size);
     this.#bodyRemaining -= size;
-    if (this.#bodyRemaining === 0) this.#state = 'TRAILER';
+    if (this.#bodyRemaining === 0) this.#state = this.#afterBody;
     return { kind: 'body', chunk };
   }
 

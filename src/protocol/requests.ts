@@ -25,7 +25,8 @@ export const COMMANDS = [
   'LOGIN_PROOF',
   'BUCKET_INFO',
   'GRANT',
-  // Protocol 4: resumable uploads.
+  // Protocol 4: resumable uploads. (Protocol 5 adds no command: UPLOAD_FILE
+  // takes an optional SHA-256, and then its body follows at once.)
   'RESUME_UPLOAD',
   'LIST_UPLOADS',
   'ABORT_UPLOAD',
@@ -46,7 +47,8 @@ export type Request =
   | { command: 'NEW_BUCKET'; bucket: string }
   | { command: 'LIST_BUCKET' }
   | { command: 'DELETE_BUCKET'; bucket: string; force: boolean }
-  | { command: 'UPLOAD_FILE'; bucket: string; name: string; size: number }
+  /** With `sha256` (protocol 5) the body follows the line at once, with no go-ahead and no trailer. */
+  | { command: 'UPLOAD_FILE'; bucket: string; name: string; size: number; sha256?: string }
   | { command: 'LIST_FILE'; bucket: string; prefix?: string; delimiter?: Delimiter }
   | { command: 'DOWNLOAD_FILE'; bucket: string; name: string; offset?: number }
   | { command: 'DELETE_FILE'; bucket: string; name: string }
@@ -77,6 +79,14 @@ export function isGrantable(word: string): word is GrantedPermission {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; message?: string };
 
+/**
+ * A request that could not be parsed, and what follows its line: for an
+ * upload sent at once (UPLOAD_FILE with a fourth field), `body` bytes that
+ * are no request, or `unframed` when its size cannot be read, so that no
+ * one can tell where the next request starts.
+ */
+export type RequestFailure = Extract<ParseResult<never>, { ok: false }> & { body?: number; unframed?: true };
+
 // Field counts after the command word: [min, max].
 const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
   HELLO: [0, 0],
@@ -84,7 +94,7 @@ const FIELD_COUNTS: Record<Command, readonly [number, number]> = {
   NEW_BUCKET: [1, 1],
   LIST_BUCKET: [0, 0],
   DELETE_BUCKET: [1, 2],
-  UPLOAD_FILE: [3, 3],
+  UPLOAD_FILE: [3, 4],
   LIST_FILE: [1, 3],
   DOWNLOAD_FILE: [2, 3],
   DELETE_FILE: [2, 2],
@@ -103,7 +113,7 @@ const FIELD_NAMES: Record<Command, string> = {
   NEW_BUCKET: 'NEW_BUCKET,<bucket>',
   LIST_BUCKET: 'LIST_BUCKET',
   DELETE_BUCKET: 'DELETE_BUCKET,<bucket>[,FORCE]',
-  UPLOAD_FILE: 'UPLOAD_FILE,<bucket>,<name>,<size>',
+  UPLOAD_FILE: 'UPLOAD_FILE,<bucket>,<name>,<size>[,<sha256>]',
   LIST_FILE: 'LIST_FILE,<bucket>[,<prefix>[,/]]',
   DOWNLOAD_FILE: 'DOWNLOAD_FILE,<bucket>,<name>[,<offset>]',
   DELETE_FILE: 'DELETE_FILE,<bucket>,<name>',
@@ -137,8 +147,16 @@ export function parseSize(text: string): number | undefined {
   return Number.isSafeInteger(size) ? size : undefined;
 }
 
-export function parseRequest(line: Uint8Array): ParseResult<Request> {
+export function parseRequest(line: Uint8Array): { ok: true; value: Request } | RequestFailure {
   const raw = splitFields(line);
+  const parsed = parseFields(raw);
+  if (parsed.ok || raw.length !== 5 || Buffer.from(raw[0]!).toString('latin1') !== 'UPLOAD_FILE') return parsed;
+  // An upload sent at once that is refused here: its body still follows.
+  const size = parseSize(Buffer.from(raw[3]!).toString('latin1'));
+  return size === undefined ? { ...parsed, unframed: true } : { ...parsed, body: size };
+}
+
+function parseFields(raw: Uint8Array[]): ParseResult<Request> {
   const word = Buffer.from(raw[0]!).toString('latin1');
   if (!isCommand(word)) {
     if (word.includes(' ') && isCommand(word.trim())) {
@@ -180,7 +198,10 @@ export function parseRequest(line: Uint8Array): ParseResult<Request> {
     case 'UPLOAD_FILE': {
       const size = parseSize(third);
       if (size === undefined) return { ok: false, code: 'BAD_FIELD', message: 'the size must be a whole number of bytes, in decimal digits' };
-      return { ok: true, value: { command: word, bucket: first, name: second, size } };
+      if (fields.length === 3) return { ok: true, value: { command: word, bucket: first, name: second, size } };
+      const sha256 = fields[3]!;
+      if (!isSha256Hex(sha256)) return { ok: false, code: 'BAD_FIELD', message: 'the SHA-256 of an upload sent at once is 64 lower-case hex digits' };
+      return { ok: true, value: { command: word, bucket: first, name: second, size, sha256 } };
     }
     case 'DOWNLOAD_FILE': {
       if (fields.length === 2) return { ok: true, value: { command: word, bucket: first, name: second } };
@@ -262,6 +283,10 @@ export function encodeRequest(request: Request): Buffer {
     case 'UPLOAD_FILE':
       if (!Number.isSafeInteger(request.size) || request.size < 0) throw new RangeError(`invalid size ${request.size}`);
       fields.push(request.bucket, request.name, String(request.size));
+      if (request.sha256 !== undefined) {
+        if (!isSha256Hex(request.sha256)) throw new RangeError('not a SHA-256 hex digest');
+        fields.push(request.sha256);
+      }
       break;
     case 'DOWNLOAD_FILE':
       fields.push(request.bucket, request.name);

@@ -66,6 +66,10 @@ interface RequestState {
   bytesIn: number;
   bytesOut: number;
   started: number;
+  /** An upload sent at once: its body follows the line, with no trailer. */
+  atOnce: boolean;
+  /** Bytes of such a body that no handler has taken yet: skipped after the reply, to stay in step. */
+  bodyPending: number;
 }
 
 export class Connection {
@@ -209,6 +213,8 @@ export class Connection {
       bytesIn: lineStart,
       bytesOut: this.#socket.bytesWritten,
       started: performance.now(),
+      atOnce: false,
+      bodyPending: 0,
     };
     this.#current = state;
     this.session.requests++;
@@ -216,12 +222,21 @@ export class Connection {
     try {
       const parsed = parseRequest(line);
       if (!parsed.ok) {
-        await this.#send(encodeErrorReply(parsed.code, parsed.message));
         this.#noteError(parsed.code);
-        return 'continue';
+        if (parsed.unframed === true) {
+          // A body follows whose size cannot be read: the stream is lost.
+          await this.#send(encodeErrorReply(parsed.code, `${parsed.message ?? ERRORS[parsed.code].message}; the body's size cannot be read, so the connection closes`));
+          return 'close';
+        }
+        await this.#send(encodeErrorReply(parsed.code, parsed.message));
+        return parsed.body === undefined ? 'continue' : await this.#skipBody(parsed.body);
       }
       const request = parsed.value;
       state.command = request.command;
+      if (request.command === 'UPLOAD_FILE' && request.sha256 !== undefined) {
+        state.atOnce = true;
+        state.bodyPending = request.size;
+      }
       try {
         this.#options.authority.check(this.session, request);
         await this.#options.hooks.beforeRequest?.(this.session, request);
@@ -236,6 +251,9 @@ export class Connection {
         await exchange.fail(error);
         outcome = error instanceof BucketError && error.closesConnection ? 'close' : 'continue';
       }
+      // Refused before its body was taken (a permission, a quota, a bad
+      // name): the body is read and dropped, and the next request follows.
+      if (outcome === 'continue' && state.bodyPending > 0) outcome = await this.#skipBody(state.bodyPending);
       if (request.command === 'EXIT') this.#closeReason = 'exit';
       return outcome;
     } finally {
@@ -300,7 +318,12 @@ export class Connection {
         this.#reader.next().catch((error: unknown) => {
           throw new ConnectionGone(String(error));
         }),
-      expectBody: (size) => this.#reader.decoder.expectBody(size),
+      expectBody: (size) => {
+        // An upload sent at once has no trailer; the handler takes its body.
+        const trailer = this.#current?.atOnce !== true;
+        if (this.#current) this.#current.bodyPending = 0;
+        this.#reader.decoder.expectBody(size, trailer);
+      },
       guardRate: () => this.#guardRate(),
       bodyOut: (on) => {
         this.#bodyOut = on;
@@ -364,6 +387,31 @@ export class Connection {
       throw new ConnectionGone('listing shorter than announced');
     }
     if (batch.length > 0) await this.#send(Buffer.concat(batch));
+  }
+
+  /**
+   * Reads and drops the `size` body bytes of a refused upload sent at once,
+   * held to the minimum rate like any body; 'close' if the peer stops
+   * sending first.
+   */
+  async #skipBody(size: number): Promise<Outcome> {
+    this.#reader.decoder.expectBody(size, false);
+    const guard = this.#guardRate();
+    try {
+      for (let left = size; left > 0; ) {
+        let frame: ReadResult;
+        try {
+          frame = await this.#reader.next();
+        } catch (error) {
+          throw new ConnectionGone(String(error));
+        }
+        if (frame.kind !== 'body') return 'close';
+        left -= frame.chunk.length;
+      }
+      return 'continue';
+    } finally {
+      guard.stop();
+    }
   }
 
   /** Sends the reply for a handler's failure: its code, or INTERNAL. */

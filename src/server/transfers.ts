@@ -22,16 +22,26 @@ export async function receiveUpload(request: Extract<Request, { command: 'UPLOAD
   const id = exchange.staging.newId();
   const release = exchange.staging.claim(id);
   try {
-    // Refusals happen here, before the client sends a single body byte.
+    // Refusals happen here, before the client sends a single body byte
+    // (or, for an upload sent at once, before its body is taken).
     const staging = exchange.session.user === undefined ? { id } : { id, owner: exchange.session.user };
     const sink = await exchange.storage.startUpload(request.bucket, request.name, request.size, staging);
     const upload = new VerifiedUpload(sink, request.size);
     exchange.describe({ bucket: request.bucket, name: upload.name });
-    return await feed(exchange, request.bucket, sink, upload, request.size, () => exchange.reply(UPLOAD_GO_AHEAD, { name: upload.name, size: request.size, uploadId: id }));
+    const start: BodyStart =
+      request.sha256 === undefined ? { goAhead: () => exchange.reply(UPLOAD_GO_AHEAD, { name: upload.name, size: request.size, uploadId: id }) } : { sha256: request.sha256 };
+    return await feed(exchange, request.bucket, sink, upload, request.size, start);
   } finally {
     release();
   }
 }
+
+/**
+ * How a body starts: after a go-ahead, ending with the trailer; or sent at
+ * once with its SHA-256 on the request line (protocol 5), not kept for a
+ * resume if it breaks, since the client was given no id to resume it by.
+ */
+type BodyStart = { goAhead: () => Promise<void> } | { sha256: string };
 
 /**
  * The unfinished upload `id`, claimed for this connection (UPLOAD_BUSY if
@@ -80,7 +90,7 @@ export async function resumeUpload(request: Extract<Request, { command: 'RESUME_
       await sink.suspend();
       throw error;
     }
-    return await feed(exchange, staged.bucket, sink, upload, staged.size - offset, () => exchange.reply(RESUME_GO_AHEAD, { name: staged.name, size: staged.size, uploadId: request.id, offset }), releaseQuota);
+    return await feed(exchange, staged.bucket, sink, upload, staged.size - offset, { goAhead: () => exchange.reply(RESUME_GO_AHEAD, { name: staged.name, size: staged.size, uploadId: request.id, offset }) }, releaseQuota);
   } catch (error) {
     // Left as it was: it still waits for a resume (unless it is gone).
     if (!(error instanceof BucketError && error.code === 'NO_SUCH_UPLOAD')) await noteWaiting(exchange, request.id);
@@ -100,7 +110,7 @@ async function noteWaiting(exchange: Exchange, id: string): Promise<void> {
  * included), says go, and takes the body. Whatever ends it short of a
  * commit leaves the staged bytes for a resume.
  */
-async function feed(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>, reserved?: () => void): Promise<Outcome> {
+async function feed(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, start: BodyStart, reserved?: () => void): Promise<Outcome> {
   exchange.staging.feeding(sink.id, bucket);
   exchange.uploads.add(upload);
   let releaseQuota: () => void = () => undefined;
@@ -112,17 +122,20 @@ async function feed(exchange: Exchange, bucket: string, sink: StagingSink, uploa
     throw error;
   }
   try {
-    return await receiveBody(exchange, bucket, sink, upload, bodySize, goAhead);
+    return await receiveBody(exchange, bucket, sink, upload, bodySize, start);
   } finally {
     exchange.uploads.delete(upload);
     releaseQuota();
   }
 }
 
-/** Keeps what the upload holds for a resume; an upload that never got a byte is not worth keeping. */
-async function keep(exchange: Exchange, sink: StagingSink, bucket: string, upload: VerifiedUpload): Promise<number> {
+/**
+ * Keeps what the upload holds for a resume; an upload that never got a
+ * byte, or was sent at once (`resumable` false), is not worth keeping.
+ */
+async function keep(exchange: Exchange, sink: StagingSink, bucket: string, upload: VerifiedUpload, resumable = true): Promise<number> {
   // Nothing worth keeping, or nowhere left to keep it for (its bucket was deleted meanwhile).
-  if (upload.received === 0 || exchange.staging.isDoomed(sink.id)) {
+  if (!resumable || upload.received === 0 || exchange.staging.isDoomed(sink.id)) {
     await upload.abort();
     exchange.staging.gone(sink.id);
     return 0;
@@ -138,23 +151,31 @@ async function keep(exchange: Exchange, sink: StagingSink, bucket: string, uploa
   return held;
 }
 
-async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, goAhead: () => Promise<void>): Promise<Outcome> {
+async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink, upload: VerifiedUpload, bodySize: number, start: BodyStart): Promise<Outcome> {
+  const resumable = 'goAhead' in start;
   // Every way out that stores nothing settles the staged bytes (kept for a
   // resume, or removed) before the client is answered.
   let settled = false;
   const stop = async (answer: () => Promise<void>): Promise<Outcome> => {
     settled = true;
-    await keep(exchange, sink, bucket, upload);
+    await keep(exchange, sink, bucket, upload, resumable);
     await answer();
     return 'close';
   };
   const guard = exchange.guardRate();
   try {
-    await goAhead();
+    if (resumable) await start.goAhead();
     exchange.expectBody(bodySize);
-    for (;;) {
+    let sha256: string | undefined;
+    // A body sent at once ends at its size (the next line is the next request); else at its trailer.
+    for (let left = bodySize; sha256 === undefined; ) {
+      if (!resumable && left === 0) {
+        sha256 = start.sha256;
+        break;
+      }
       const frame = await exchange.next();
       if (frame.kind === 'body') {
+        left -= frame.chunk.length;
         try {
           await guard.paused(upload.write(frame.chunk)); // waiting on the disk is not the client's time
         } catch (error) {
@@ -167,34 +188,37 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
       if (frame.kind === 'end') {
         exchange.logger.debug('upload cut short', { peer: exchange.session.peer, bucket, name: upload.name, upload: sink.id, received: upload.received });
         // The peer may have only half-closed: tell it why nothing was stored.
-        return await stop(() => exchange.fail(new BucketError('INCOMPLETE_BODY', `the connection ended before the declared bytes arrived; resume with RESUME_UPLOAD,${sink.id}`)).catch(() => undefined));
+        const why = resumable ? `the connection ended before the declared bytes arrived; resume with RESUME_UPLOAD,${sink.id}` : 'the connection ended before the declared bytes arrived';
+        return await stop(() => exchange.fail(new BucketError('INCOMPLETE_BODY', why)).catch(() => undefined));
       }
-      const sha256 = frame.kind === 'trailer' ? parseUploadTrailer(frame.line) : undefined;
+      sha256 = frame.kind === 'trailer' ? parseUploadTrailer(frame.line) : undefined;
       if (sha256 === undefined) return await stop(() => exchange.fail(new BucketError('BAD_TRAILER')));
-      settled = true;
-      guard.stop();
-      let stored;
-      try {
-        // Its bucket was deleted while it came (a new one of that name is not its bucket).
-        if (exchange.staging.isDoomed(sink.id)) {
-          await upload.abort();
-          throw new BucketError('NO_SUCH_BUCKET', `bucket "${bucket}" was deleted during the upload`);
-        }
-        stored = await upload.commit(sha256); // on failure, nothing was stored
-      } catch (error) {
-        // A store that could not write everything (a full disk) keeps what is durable.
-        exchange.staging.gone(sink.id);
-        await noteWaiting(exchange, sink.id);
-        throw error;
-      }
-      exchange.staging.gone(sink.id);
-      exchange.quotas.stored(bucket, stored.size);
-      await exchange.reply(UPLOAD_STORED, { bucket, ...stored });
-      return 'continue';
     }
+    settled = true;
+    guard.stop();
+    let stored;
+    try {
+      // Its bucket was deleted while it came (a new one of that name is not its bucket).
+      if (exchange.staging.isDoomed(sink.id)) {
+        await upload.abort();
+        throw new BucketError('NO_SUCH_BUCKET', `bucket "${bucket}" was deleted during the upload`);
+      }
+      stored = await upload.commit(sha256); // on failure, nothing was stored
+    } catch (error) {
+      exchange.staging.gone(sink.id);
+      // A store that could not write everything (a full disk) keeps what is
+      // durable, for a resume; one sent at once has no one to resume it.
+      if (resumable) await noteWaiting(exchange, sink.id);
+      else await exchange.storage.abortUpload(sink.id).catch(() => undefined);
+      throw error;
+    }
+    exchange.staging.gone(sink.id);
+    exchange.quotas.stored(bucket, stored.size);
+    await exchange.reply(UPLOAD_STORED, { bucket, ...stored });
+    return 'continue';
   } finally {
     guard.stop();
-    if (!settled) await keep(exchange, sink, bucket, upload).catch(() => undefined); // the connection failed mid-body
+    if (!settled) await keep(exchange, sink, bucket, upload, resumable).catch(() => undefined); // the connection failed mid-body
   }
 }
 

@@ -11,6 +11,7 @@ const fsyncFd = promisify(fs.fsync);
 const closeFd = promisify(fs.close);
 const fstatFd = promisify(fs.fstat);
 const writeFd = promisify(fs.write);
+const readFd = promisify(fs.read);
 
 export const fd = {
   open: (path: string, flags: number, mode?: number): Promise<number> => openFd(path, flags, mode),
@@ -19,6 +20,8 @@ export const fd = {
     let written = 0;
     while (written < data.length) written += (await writeFd(descriptor, data, written, data.length - written, null)).bytesWritten;
   },
+  /** Reads up to `length` bytes at `position` into `buffer` at `offset`; resolves with how many came (0 at the end). */
+  read: async (descriptor: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> => (await readFd(descriptor, buffer, offset, length, position)).bytesRead,
   sync: (descriptor: number): Promise<void> => fsyncFd(descriptor),
   close: (descriptor: number): Promise<void> => closeFd(descriptor),
   stat: (descriptor: number): Promise<BigIntStats> => fstatFd(descriptor, { bigint: true }) as Promise<BigIntStats>,

@@ -50,7 +50,7 @@ test('a connection that does not log in where a login is required is closed', as
   try {
     const peer = await RawPeer.connect(server.port);
     peer.send('HELLO\n');
-    assert.match(await peer.line(), /^200,bucketd,[^,]+,4,required,SCRAM-SHA-256 /);
+    assert.match(await peer.line(), /^200,bucketd,[^,]+,5,required,SCRAM-SHA-256 /);
     assert.match(await peer.line(3000), /^401,AUTH_TIMEOUT /);
     await peer.closedByPeer();
     // A client that logs in in time stays.

@@ -50,7 +50,7 @@ describe('the exit code of a piped session', () => {
   test('DOWNLOAD_FILE onto an existing file, then HELLO: the question does not eat HELLO', async () => {
     await writeFile(path.join(work, 'local.txt'), 'local edits');
     const result = await bucket(['DOWNLOAD_FILE', 'docs', 'notes.txt', 'local.txt', 'HELLO', 'EXIT']);
-    assert.match(result.stdout, /^bucketd \S+ \(protocol 4\) at /m, 'HELLO ran');
+    assert.match(result.stdout, /^bucketd \S+ \(protocol 5\) at /m, 'HELLO ran');
     assert.match(result.stdout, /^goodbye$/m);
     assert.equal(result.stderr, 'error: not downloaded: local.txt already exists (answer y to replace it)\n');
     assert.equal(result.code, 1, 'the download the script asked for did not happen');

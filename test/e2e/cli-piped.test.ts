@@ -47,7 +47,7 @@ describe('bucket with piped input', () => {
     assert.equal(result.stderr, '');
     assert.equal(result.code, 0);
     const out = result.stdout;
-    assert.match(out, /^bucketd \d+\.\d+\.\d+ \(protocol 4\) at 127\.0\.0\.1:\d+$/m);
+    assert.match(out, /^bucketd \d+\.\d+\.\d+ \(protocol 5\) at 127\.0\.0\.1:\d+$/m);
     assert.match(out, /^created bucket "photos"$/m);
     assert.match(out, /^CREATED +NAME$/m);
     assert.match(out, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  photos$/m);

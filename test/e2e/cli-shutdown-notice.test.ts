@@ -8,7 +8,7 @@ test('the shell shows the server shutdown notice while waiting, then ends with e
   const server = await startServer();
   const bucket = spawnBucket(['--port', String(server.port)]);
   bucket.child.stdin!.write('HELLO\n');
-  await bucket.waitFor('(protocol 4)');
+  await bucket.waitFor('(protocol 5)');
   assert.equal(await server.stop(), 0);
   // Nothing typed yet: the notice arrives on its own.
   await bucket.waitFor('is shutting down');

@@ -84,7 +84,7 @@ describe('the shell at a terminal', () => {
     shell.type('EXIT\r');
     assert.equal(await shell.exited, 0);
     assert.match(shell.seen.screen, /cancelled/);
-    assert.match(shell.seen.out, /^bucketd \S+ \(protocol 4\)/m);
+    assert.match(shell.seen.out, /^bucketd \S+ \(protocol 5\)/m);
     assert.doesNotMatch(shell.seen.out, /downloaded/);
     assert.equal(shell.seen.err, '');
     assert.equal(await readFile(local, 'utf8'), 'local edits');

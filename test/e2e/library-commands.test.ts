@@ -42,7 +42,7 @@ describe('the client library against bucketd', () => {
     const hello = await client.hello();
     assert.equal(hello.name, 'bucketd');
     assert.match(hello.version, /^\d+\.\d+\.\d+/);
-    assert.equal(hello.protocol, 4);
+    assert.equal(hello.protocol, 5);
     assert.equal(hello.login, 'none'); // no users: open, on loopback
     assert.deepEqual(hello.mechanisms, ['SCRAM-SHA-256']);
   });

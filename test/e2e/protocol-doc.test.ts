@@ -96,6 +96,19 @@ test('every server line in docs/PROTOCOL.md is what bucketd sends', async () => 
     await exchange(peer, 'UPLOAD_FILE,albums,2026%2F%2Fx,1\n');
     await exchange(peer, 'EXIT\n');
 
+    // Uploads sent at once (protocol 5): each refusal drops exactly the body, so the next line is a request.
+    const atOnce = await RawPeer.connect(server.port);
+    const purr = 'purr\n';
+    await exchange(atOnce, 'NEW_BUCKET,photos\n');
+    await exchange(atOnce, `UPLOAD_FILE,photos,purr.txt,5,${sha(purr)}\n${purr}`);
+    await exchange(atOnce, `UPLOAD_FILE,nosuch,purr.txt,5,${sha(purr)}\n${purr}`);
+    await exchange(atOnce, `UPLOAD_FILE,photos,hiss.txt,5,${sha('hiss\n')}\n${purr}`);
+    await exchange(atOnce, `UPLOAD_FILE,photos,purr.txt,5,${sha(purr).toUpperCase()}\n${purr}`);
+    await exchange(atOnce, `UPLOAD_FILE,photos,purr.txt,5x,${sha(purr)}\n`);
+    const after = await RawPeer.connect(server.port);
+    await exchange(after, 'DELETE_BUCKET,photos,FORCE\n');
+    after.close();
+
     // Resumable uploads (protocol 4).
     const idOf = (line: string): string => /^150,[^,]+,\d+,([0-9a-f]{32})/.exec(line)?.[1] ?? assert.fail(`no upload id in ${line}`);
     const holding = async (id: string, held: number): Promise<void> => {

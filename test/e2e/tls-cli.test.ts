@@ -56,7 +56,7 @@ test('bucket refuses an untrusted or misnamed certificate in one line; --insecur
     const insecure = await runBucket(['--port', String(untrusted.port), '--insecure'], 'HELLO\n');
     assert.equal(insecure.code, 0, insecure.stderr);
     assert.match(insecure.stderr, /^bucket: warning: --insecure: the server's certificate is not checked[^\n]*\n$/);
-    assert.match(insecure.stdout, /^bucketd \S+ \(protocol 4\) at 127\.0\.0\.1:\d+\n$/);
+    assert.match(insecure.stdout, /^bucketd \S+ \(protocol 5\) at 127\.0\.0\.1:\d+\n$/);
   } finally {
     assert.equal(await untrusted.stop(), 0);
     assert.equal(await elsewhere.stop(), 0);

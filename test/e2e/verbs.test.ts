@@ -70,11 +70,11 @@ after(async () => {
 test('ping names the server; --json gives the same as one object', async () => {
   const human = await bucket('ping');
   assert.equal(human.code, 0);
-  assert.match(human.stdout, /^bucketd \S+ \(protocol 4\) at 127\.0\.0\.1:\d+\n$/);
+  assert.match(human.stdout, /^bucketd \S+ \(protocol 5\) at 127\.0\.0\.1:\d+\n$/);
   const [record, ...rest] = ndjson(await bucket('--json', 'ping'));
   assert.deepEqual(rest, []);
   assertShape(record!);
-  assert.equal(record!.protocol, 4);
+  assert.equal(record!.protocol, 5);
 });
 
 test('ls: buckets; one level with folders; -r every depth; -l long; --json shapes', async () => {

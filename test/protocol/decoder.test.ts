@@ -7,7 +7,8 @@ type Simple = { kind: string; text?: string; limit?: number };
 
 /**
  * Feeds `chunks` through a decoder. A line `BODY,<n>` is followed by an
- * n-byte body (as UPLOAD_FILE is, once accepted); body chunks are joined
+ * n-byte body and a trailer (as UPLOAD_FILE is, once accepted), a line
+ * `BARE,<n>` by an n-byte body alone (an upload sent at once); body chunks are joined
  * so that results compare whatever the chunking.
  */
 function decodeAll(chunks: Uint8Array[], maxLineBytes = 64): Simple[] {
@@ -28,6 +29,8 @@ function decodeAll(chunks: Uint8Array[], maxLineBytes = 64): Simple[] {
     out.push({ kind: frame.kind, text });
     const body = /^BODY,(\d{1,4})$/.exec(text);
     if (frame.kind === 'line' && body) decoder.expectBody(Number(body[1]));
+    const bare = /^BARE,(\d{1,4})$/.exec(text);
+    if (frame.kind === 'line' && bare) decoder.expectBody(Number(bare[1]), false);
   };
   for (const chunk of chunks) {
     decoder.push(chunk);
@@ -54,6 +57,9 @@ const FIXTURES: Array<[string, Simple[]]> = [
   ],
   ['BODY,0\nT\n', [{ kind: 'line', text: 'BODY,0' }, { kind: 'trailer', text: 'T' }]],
   ['BODY,3\n\r\n\n\nL\n', [{ kind: 'line', text: 'BODY,3' }, { kind: 'body', text: '\r\n\n' }, { kind: 'trailer', text: '' }, { kind: 'line', text: 'L' }]],
+  ['BARE,5\nab\ncdNEXT\n', [{ kind: 'line', text: 'BARE,5' }, { kind: 'body', text: 'ab\ncd' }, { kind: 'line', text: 'NEXT' }]],
+  ['BARE,0\nNEXT\n', [{ kind: 'line', text: 'BARE,0' }, { kind: 'line', text: 'NEXT' }]],
+  ['BARE,2\n\n\nBARE,1\nxL', [{ kind: 'line', text: 'BARE,2' }, { kind: 'body', text: '\n\n' }, { kind: 'line', text: 'BARE,1' }, { kind: 'body', text: 'x' }, { kind: 'line', text: 'L' }]],
   [`${'x'.repeat(64)}\r\n`, [{ kind: 'line', text: 'x'.repeat(64) }]],
   [`${'x'.repeat(65)}\nHELLO\n`, [{ kind: 'line-too-long', limit: 64 }]],
   [`${'x'.repeat(200)}`, [{ kind: 'line-too-long', limit: 64 }]],
@@ -100,7 +106,7 @@ test('a line without LF is refused as soon as it passes the limit, without waiti
 test('property: any byte stream, in any chunking, frames the same and never throws', () => {
   const piece = fc.oneof(
     fc.uint8Array({ maxLength: 30 }),
-    fc.constantFrom('\n', '\r\n', 'BODY,3\n', 'BODY,0\n', 'BODY,10\n', 'HELLO\n').map((s) => Buffer.from(s, 'latin1')),
+    fc.constantFrom('\n', '\r\n', 'BODY,3\n', 'BODY,0\n', 'BODY,10\n', 'BARE,3\n', 'BARE,0\n', 'HELLO\n').map((s) => Buffer.from(s, 'latin1')),
   );
   fc.assert(
     fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 20 }), (pieces, sizes) => {

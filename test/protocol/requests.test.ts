@@ -16,6 +16,7 @@ const ROWS: Array<[string, Request]> = [
   ['DELETE_BUCKET,photos,FORCE', { command: 'DELETE_BUCKET', bucket: 'photos', force: true }],
   ['UPLOAD_FILE,photos,cat.jpg,52133', { command: 'UPLOAD_FILE', bucket: 'photos', name: 'cat.jpg', size: 52133 }],
   ['UPLOAD_FILE,photos,my%20cat%2C%20Tom.jpg,0', { command: 'UPLOAD_FILE', bucket: 'photos', name: 'my cat, Tom.jpg', size: 0 }],
+  [`UPLOAD_FILE,photos,cat.txt,4,9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08`, { command: 'UPLOAD_FILE', bucket: 'photos', name: 'cat.txt', size: 4, sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' }],
   ['LIST_FILE,photos', { command: 'LIST_FILE', bucket: 'photos' }],
   ['LIST_FILE,photos,', { command: 'LIST_FILE', bucket: 'photos', prefix: '' }],
   ['LIST_FILE,photos,2026%2Ftrip%2F', { command: 'LIST_FILE', bucket: 'photos', prefix: '2026/trip/' }],
@@ -42,7 +43,7 @@ test('the command word is strict and exact', () => {
 });
 
 test('wrong field counts are refused with WRONG_FIELD_COUNT', () => {
-  for (const line of ['HELLO,x', 'EXIT,', 'NEW_BUCKET', 'NEW_BUCKET,a,b', 'LIST_BUCKET,x', 'UPLOAD_FILE,a,b', 'UPLOAD_FILE,a,b,1,2', 'DOWNLOAD_FILE,a', 'DELETE_FILE,a,b,c', 'LIST_FILE', 'LIST_FILE,a,b,%2F,x', 'DELETE_BUCKET,a,FORCE,x']) {
+  for (const line of ['HELLO,x', 'EXIT,', 'NEW_BUCKET', 'NEW_BUCKET,a,b', 'LIST_BUCKET,x', 'UPLOAD_FILE,a,b', 'UPLOAD_FILE,a,b,1,2,3', 'DOWNLOAD_FILE,a', 'DELETE_FILE,a,b,c', 'LIST_FILE', 'LIST_FILE,a,b,%2F,x', 'DELETE_BUCKET,a,FORCE,x']) {
     const result = parse(line);
     assert.equal(!result.ok && result.code, 'WRONG_FIELD_COUNT', line);
   }
@@ -84,6 +85,9 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
     .map(({ bucket, prefix, fold }): Request => ({ command: 'LIST_FILE', bucket, prefix, ...(fold ? { delimiter: '/' as const } : {}) })),
   fc.record({ bucket: text, force: fc.boolean() }).map((r): Request => ({ command: 'DELETE_BUCKET', ...r })),
   fc.record({ bucket: text, name: text, size: fc.maxSafeNat() }).map((r): Request => ({ command: 'UPLOAD_FILE', ...r })),
+  fc
+    .record({ bucket: text, name: text, size: fc.maxSafeNat(), sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((bytes) => Buffer.from(bytes).toString('hex')) })
+    .map((r): Request => ({ command: 'UPLOAD_FILE', ...r })),
   fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DOWNLOAD_FILE', ...r })),
   fc.record({ bucket: text, name: text }).map((r): Request => ({ command: 'DELETE_FILE', ...r })),
   text.map((bucket): Request => ({ command: 'BUCKET_INFO', bucket })),
@@ -91,6 +95,36 @@ const requestArb: fc.Arbitrary<Request> = fc.oneof(
   text.map((message): Request => ({ command: 'LOGIN_PROOF', message })),
   fc.record({ bucket: text, user: text, permission: fc.constantFrom(...GRANTABLE) }).map((r): Request => ({ command: 'GRANT', ...r })),
 );
+
+test('an upload sent at once that is refused still says how many body bytes follow its line, or that no one can tell', () => {
+  const sha = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+  const rows: Array<[string, string, number | 'unframed']> = [
+    [`UPLOAD_FILE,a,b,12,${sha.toUpperCase()}`, 'BAD_FIELD', 12],
+    ['UPLOAD_FILE,a,b,12,abc', 'BAD_FIELD', 12],
+    [`UPLOAD_FILE,a,b,12,`, 'BAD_FIELD', 12],
+    [`UPLOAD_FILE,a,my photo,7,${sha}`, 'SPACES_NOT_ALLOWED', 7],
+    [`UPLOAD_FILE,a,%ZZ,0,${sha}`, 'BAD_ENCODING', 0],
+    [`UPLOAD_FILE,a,b,-1,${sha}`, 'BAD_FIELD', 'unframed'],
+    [`UPLOAD_FILE,a,b,01,${sha}`, 'BAD_FIELD', 'unframed'],
+    [`UPLOAD_FILE,a,b,,${sha}`, 'BAD_FIELD', 'unframed'],
+  ];
+  for (const [line, code, body] of rows) {
+    const result = parse(line);
+    assert.equal(result.ok, false, line);
+    if (result.ok) continue;
+    assert.equal(result.code, code, line);
+    if (body === 'unframed') {
+      assert.equal(result.unframed, true, line);
+      assert.equal(result.body, undefined, line);
+    } else {
+      assert.equal(result.body, body, line);
+      assert.equal(result.unframed, undefined, line);
+    }
+  }
+  // The ask-first form has no body before its go-ahead, whatever goes wrong.
+  const asked = parse('UPLOAD_FILE,a,b,-1');
+  assert.equal(!asked.ok && asked.body === undefined && asked.unframed === undefined, true);
+});
 
 test('GRANT takes read, write, admin or none, and nothing else', () => {
   assert.deepEqual(parseRequest(Buffer.from('GRANT,photos,bob,write')), { ok: true, value: { command: 'GRANT', bucket: 'photos', user: 'bob', permission: 'write' } });

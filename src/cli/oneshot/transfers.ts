@@ -102,13 +102,18 @@ export function reportResumes(reporter: Reporter, direction: ResumedRecord['dire
   return (info) => reporter.resumed({ type: 'resumed', direction, about, offset: info.offset, size: info.size, attempt: info.attempt, cause: info.cause?.code ?? null });
 }
 
+// Uploads in flight on each connection: small files go with their request
+// and are pipelined (protocol 5), so a connection never waits a round trip
+// per file; larger ones take their turn on the connection.
+const PUT_DEPTH = 8;
+
 export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, parallel, async (client, job, onProgress) => {
     const result = await uploadFile(client, job.local, job.bucket, job.key, { onProgress, ...resume, onResume: reportResumes(reporter, 'upload', job.local) });
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'uploaded', bucket: job.bucket, name: result.name, path: job.local, size: result.size, sha256: result.sha256 });
-  }, reporter, tally, (job) => job.local, board);
+  }, reporter, tally, (job) => job.local, board, PUT_DEPTH);
 }
 
 export interface GetOptions {
@@ -216,8 +221,9 @@ function ownName(key: string): string {
 }
 
 /**
- * Runs `work` for every job over at most `parallel` connections, each
- * job on one connection from start to end, each shown on the board.
+ * Runs `work` for every job over at most `parallel` connections, `depth`
+ * jobs at a time on each, each job on one connection from start to end,
+ * each shown on the board.
  */
 async function inPool(
   session: VerbSession,
@@ -228,17 +234,18 @@ async function inPool(
   tally: TransferTally,
   about: (job: Job) => string,
   board: ProgressBoard,
+  depth = 1,
 ): Promise<void> {
   const lanes = { board, sizeOf: (job: Job) => job.size ?? 0 };
-  await inLanes(session, jobs, parallel, (connection, job, onProgress) => connection.use((client) => work(client, job, onProgress)), reporter, tally, about, lanes);
+  await inLanes(session, jobs, parallel, (connection, job, onProgress) => connection.use((client) => work(client, job, onProgress)), reporter, tally, about, lanes, depth);
 }
 
 /**
- * The pool under put, get and sync: at most `parallel` lanes, each with a
- * connection of its own that opens only if a job uses it, take the jobs
- * in order; each job is a file on the board, when there is one. A job's
- * failure is reported and counted; anything that is not a failure of ours
- * is a bug and stops all.
+ * The pool under put, get and sync: at most `parallel` connections, each
+ * opened only if a job uses it, with `depth` lanes on each (calls a client
+ * pipelines, or else queues), take the jobs in order; each job is a file
+ * on the board, when there is one. A job's failure is reported and
+ * counted; anything that is not a failure of ours is a bug and stops all.
  */
 export async function inLanes<T>(
   session: VerbSession,
@@ -249,10 +256,12 @@ export async function inLanes<T>(
   tally: TransferTally,
   about: (job: T) => string,
   shown?: { board: ProgressBoard; sizeOf: (job: T) => number },
+  depth = 1,
 ): Promise<void> {
   let next = 0;
-  const lane = async (): Promise<void> => {
-    const connection = session.connection();
+  const connections = Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, () => session.connection());
+  const lane = async (index: number): Promise<void> => {
+    const connection = connections[index % connections.length]!;
     while (next < jobs.length) {
       const job = jobs[next++]!;
       const file = shown?.board.start(about(job), shown.sizeOf(job));
@@ -267,7 +276,7 @@ export async function inLanes<T>(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, jobs.length)) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(connections.length * depth, jobs.length)) }, (_, index) => lane(index)));
 }
 
 export function fail(reporter: Reporter, tally: TransferTally, failure: { code: string; message: string }, about?: string): void {
