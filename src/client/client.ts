@@ -171,6 +171,9 @@ export interface RangedTransferResult extends TransferResult {
 /** A download's destination, or a function that opens one once the go-ahead is in (and may refuse by throwing). */
 export type DownloadDestination = Writable | ((start: DownloadStart) => Writable | Promise<Writable>);
 
+// What get() holds in memory at most, unless told otherwise.
+const GET_MAX_BYTES = 16 * 1024 * 1024;
+
 // Upload bytes handed to the socket but not yet flushed, at most.
 const BODY_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
 
@@ -426,6 +429,67 @@ export class BucketClient {
     } finally {
       this.#pendingReplies--;
       if (this.#pendingReplies === 0) this.#watchWhileIdle();
+    }
+  }
+
+  /**
+   * A file's bytes, whole, in memory, checked against the server's
+   * SHA-256: for small files. Calls made without waiting for each other
+   * are pipelined as put's are, their replies read in order. A file
+   * larger than `maxBytes` (default 16 MiB) is TOO_LARGE_TO_HOLD, and the
+   * connection is dropped rather than read to its end (the next call
+   * opens another).
+   */
+  async get(bucket: string, name: string, options: { maxBytes?: number } = {}): Promise<TransferResult & { data: Buffer }> {
+    const maxBytes = options.maxBytes ?? GET_MAX_BYTES;
+    const release = await this.#acquire(true);
+    const link = this.#link;
+    let reply: Promise<TransferResult & { data: Buffer }>;
+    try {
+      this.#pendingReplies++;
+      reply = this.#replies.then(() => this.#readWhole(link, bucket, maxBytes));
+      this.#replies = reply.catch(() => undefined);
+      try {
+        await writeChunk(link.socket, encodeRequest({ command: 'DOWNLOAD_FILE', bucket, name }));
+      } catch (error) {
+        throw this.#lost(error, link);
+      }
+    } finally {
+      release();
+    }
+    try {
+      return await reply;
+    } finally {
+      this.#pendingReplies--;
+      if (this.#pendingReplies === 0) this.#watchWhileIdle();
+    }
+  }
+
+  /** The go-ahead, body and status line of a download on `link`, the body gathered. */
+  async #readWhole(link: Link, bucket: string, maxBytes: number): Promise<TransferResult & { data: Buffer }> {
+    const goAhead = this.#typed(DOWNLOAD_GO_AHEAD, await this.#readReply(link), link);
+    if (goAhead.size > maxBytes) {
+      link.closed = true;
+      link.socket.destroy();
+      if (link === this.#link) this.#reconnect = true;
+      throw new ClientError('TOO_LARGE_TO_HOLD', `"${goAhead.name}" has ${goAhead.size} bytes; a download into memory holds at most ${maxBytes}`);
+    }
+    link.reader.decoder.expectBody(goAhead.size);
+    const data = Buffer.allocUnsafe(goAhead.size);
+    const hash = createHash('sha256');
+    for (let filled = 0; ; ) {
+      const frame = await this.#nextFrame(link);
+      if (frame.kind === 'body') {
+        frame.chunk.copy(data, filled);
+        filled += frame.chunk.length;
+        hash.update(frame.chunk);
+        continue;
+      }
+      if (frame.kind !== 'trailer') throw this.#protocolError('the download status line', link);
+      const done = this.#typed(DOWNLOAD_DONE, this.#parseHead(frame.line, link), link);
+      const sha256 = hash.digest('hex');
+      if (done.sha256 !== sha256) throw new ClientError('DOWNLOAD_CHECKSUM_MISMATCH');
+      return { bucket, name: goAhead.name, size: goAhead.size, sha256, data };
     }
   }
 

@@ -12,6 +12,7 @@ export const CLIENT_ERRORS = {
   DESTINATION_EXISTS: 'the destination file already exists',
   LOCAL_FILE_ERROR: 'a local file could not be read or written',
   SOURCE_CHANGED: 'the local file changed size while it was being sent',
+  TOO_LARGE_TO_HOLD: 'the file is larger than a download into memory may hold',
   TLS_UNTRUSTED: "the server's TLS certificate is not trusted, or not for this host",
   TLS_NOT_AVAILABLE: 'the server does not speak TLS',
   TLS_REQUIRED: 'the server speaks TLS only',

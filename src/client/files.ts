@@ -8,8 +8,8 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { HashMarks } from './hash-marks.js';
-import { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
-import { link, readdir, rename, stat, unlink } from 'node:fs/promises';
+import fs, { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
+import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,6 +20,8 @@ import { uploadIdOf } from './client.js';
 import { ClientError } from './errors.js';
 import { backoffMs, codeOf, DEFAULT_RETRIES, DEFAULT_STALL_TIMEOUT_MS, failureOf, isRetryable, sleep, StallWatch, type RetryOptions } from './retry.js';
 import { AT_ONCE_MAX_BYTES, uploadSmallFile } from './small-upload.js';
+import { downloadSmallFile } from './small-download.js';
+import { downloadFailure, exists, localError, placeWithoutReplacing } from './local-files.js';
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -216,17 +218,21 @@ async function uploadOnce(client: BucketClient, file: LocalFile, bucket: string,
 
 /** The file's size and time, read through a descriptor, so that a file that cannot be read fails before any request. */
 async function statLocal(localPath: string): Promise<LocalFile> {
-  const descriptor = await fd.open(localPath, constants.O_RDONLY).catch((error: unknown) => {
-    throw localError(`cannot read ${localPath}`, error);
-  });
+  // Direct calls: three thread-pool round trips per file add up over a folder of small files.
+  let descriptor: number;
   try {
-    const stats = await fd.stat(descriptor);
+    descriptor = fs.openSync(localPath, constants.O_RDONLY);
+  } catch (error) {
+    throw localError(`cannot read ${localPath}`, error);
+  }
+  try {
+    const stats = fs.fstatSync(descriptor, { bigint: true });
     if (!stats.isFile()) throw new ClientError('LOCAL_FILE_ERROR', `${localPath} is not a file`);
     return { path: localPath, size: Number(stats.size), mtimeMs: Number(stats.mtimeMs) };
   } catch (error) {
     throw error instanceof ClientError ? error : localError(`cannot read ${localPath}`, error);
   } finally {
-    await fd.close(descriptor).catch(() => undefined);
+    fs.closeSync(descriptor);
   }
 }
 
@@ -273,6 +279,13 @@ export interface DownloadFileOptions extends TransferOptions, RetryOptions {
    * destination's folder, which matters when downloading many files into one).
    */
   expectedSha256?: string;
+  /**
+   * The file's size as a listing gave it, when known. A small file (up to
+   * 1 MiB) is then fetched whole in one exchange (BucketClient.get),
+   * pipelined with others on the connection, and sent again rather than
+   * resumed if the connection breaks.
+   */
+  expectedSize?: number;
 }
 
 /**
@@ -307,6 +320,10 @@ export async function downloadFile(
   const finalPath = await resolveDestination(destination, name);
   if (!options.overwrite && (await exists(finalPath))) {
     throw new ClientError('DESTINATION_EXISTS', `${finalPath} already exists`);
+  }
+  if (options.expectedSize !== undefined && options.expectedSize <= AT_ONCE_MAX_BYTES) {
+    const small = await downloadSmallFile(client, bucket, name, finalPath, options);
+    if (small !== undefined) return small; // else it grew since it was listed: the streaming way
   }
   if ((await client.protocol()) < 4) return downloadWhole(client, bucket, name, finalPath, options);
   const watch = new StallWatch(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => client.dropConnection());
@@ -412,12 +429,6 @@ function watched<T extends TransferOptions>(options: T, watch: StallWatch): T {
 /** The go-ahead names another version of the file than the partial's. */
 class RemoteChanged extends Error {}
 
-function downloadFailure(error: unknown, finalPath: string): unknown {
-  if (error instanceof Error && 'code' in error && error.code === 'EEXIST') {
-    return new ClientError('DESTINATION_EXISTS', `${finalPath} already exists`);
-  }
-  return error instanceof ClientError || !isOsError(error) ? error : localError(`cannot write ${finalPath}`, error);
-}
 
 const PARTIAL_SUFFIX = '.bucket-part';
 // Room for ".", ".", 16 hex digits and the suffix within a 255-byte file name.
@@ -527,19 +538,6 @@ async function downloadWhole(client: BucketClient, bucket: string, name: string,
   }
 }
 
-/** Moves `from` to `to` unless `to` exists (EEXIST), even if it appeared just now. */
-async function placeWithoutReplacing(from: string, to: string): Promise<void> {
-  try {
-    await link(from, to); // atomic: fails rather than replaces
-    await unlink(from);
-  } catch (error) {
-    const code = error instanceof Error && 'code' in error ? error.code : undefined;
-    // Filesystems without hard links: check, then rename.
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
-    if (await exists(to)) throw Object.assign(new Error(`${to} exists`), { code: 'EEXIST' });
-    await rename(from, to);
-  }
-}
 
 async function openExclusive(tmpPath: string): Promise<WriteStream> {
   const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch((error: unknown) => {
@@ -548,15 +546,5 @@ async function openExclusive(tmpPath: string): Promise<WriteStream> {
   return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: CHUNK_BYTES });
 }
 
-async function exists(filePath: string): Promise<boolean> {
-  return (await stat(filePath).catch(() => undefined)) !== undefined;
-}
 
-function isOsError(error: unknown): boolean {
-  return error instanceof Error && 'syscall' in error;
-}
 
-function localError(message: string, error: unknown): ClientError {
-  const reason = error instanceof Error && 'code' in error ? String(error.code) : String(error);
-  return new ClientError('LOCAL_FILE_ERROR', `${message}: ${reason}`, { cause: error });
-}

@@ -5,8 +5,8 @@
  * connection. A broken connection means sending the file again on a fresh
  * one, within the retry budget: nothing is kept on the server to resume.
  */
-import { constants } from 'node:fs';
-import { fd } from '../util/fd.js';
+import fs from 'node:fs';
+import { localError } from './local-files.js';
 import type { BucketClient, TransferResult } from './client.js';
 import { ClientError } from './errors.js';
 import { backoffMs, DEFAULT_RETRIES, DEFAULT_STALL_TIMEOUT_MS, failureOf, isRetryable, sleep, StallWatch, type RetryOptions } from './retry.js';
@@ -28,7 +28,7 @@ export async function uploadSmallFile(client: BucketClient, file: SmallFile, buc
   try {
     for (let failures = 0; ; ) {
       if (options.signal?.aborted === true) throw new ClientError('CANCELLED');
-      const data = await readWhole(file);
+      const data = readWhole(file);
       options.onProgress?.(0, data.length);
       try {
         watch.moved();
@@ -49,28 +49,33 @@ export async function uploadSmallFile(client: BucketClient, file: SmallFile, buc
   }
 }
 
-/** The whole file, which must still be the file that was planned (SOURCE_CHANGED if not). */
-async function readWhole(file: SmallFile): Promise<Buffer> {
+/**
+ * The whole file, which must still be the file that was planned
+ * (SOURCE_CHANGED if not). Read with direct calls: a small local read
+ * costs less than the thread pool's round trips, and this program serves
+ * no one else meanwhile.
+ */
+function readWhole(file: SmallFile): Buffer {
   let descriptor: number;
   try {
-    descriptor = await fd.open(file.path, constants.O_RDONLY);
+    descriptor = fs.openSync(file.path, fs.constants.O_RDONLY);
   } catch (error) {
-    throw new ClientError('LOCAL_FILE_ERROR', `cannot read ${file.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    throw localError(`cannot read ${file.path}`, error);
   }
   try {
-    const stats = await fd.stat(descriptor);
+    const stats = fs.fstatSync(descriptor, { bigint: true });
     if (Number(stats.size) !== file.size || Number(stats.mtimeMs) !== file.mtimeMs) throw new ClientError('SOURCE_CHANGED', `${file.path} changed while it was being uploaded`);
     const data = Buffer.allocUnsafe(file.size);
     for (let filled = 0; filled < data.length; ) {
-      const read = await fd.read(descriptor, data, filled, data.length - filled, filled);
+      const read = fs.readSync(descriptor, data, filled, data.length - filled, filled);
       if (read === 0) throw new ClientError('SOURCE_CHANGED', `${file.path} shrank while it was being read`);
       filled += read;
     }
     return data;
   } catch (error) {
     if (error instanceof ClientError) throw error;
-    throw new ClientError('LOCAL_FILE_ERROR', `cannot read ${file.path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
+    throw localError(`cannot read ${file.path}`, error);
   } finally {
-    await fd.close(descriptor).catch(() => undefined);
+    fs.closeSync(descriptor);
   }
 }

@@ -183,6 +183,33 @@ test('the library pipelines puts on one connection: replies in order, a refusal 
   }
 });
 
+test('the library pipelines gets the same way; a file too large to hold drops only that connection, and the next call goes on', async () => {
+  const server = await startServer();
+  const client = await BucketClient.connect({ port: server.port });
+  try {
+    await client.createBucket('box');
+    const files = Array.from({ length: 200 }, (_, i) => ({ name: `g${i}.bin`, data: Buffer.from(`get ${i} `.repeat(1 + (i % 70))) }));
+    await Promise.all(files.map((file) => client.put('box', file.name, file.data)));
+    await client.put('box', 'empty.bin', Buffer.alloc(0));
+    const got = await Promise.allSettled([...files.map((file) => client.get('box', file.name)), client.get('box', 'missing.bin'), client.get('box', 'empty.bin')]);
+    files.forEach((file, i) => {
+      const result = got[i]!;
+      assert.equal(result.status, 'fulfilled', file.name);
+      assert.ok(result.status === 'fulfilled' && result.value.data.equals(file.data) && result.value.sha256 === sha(file.data), file.name);
+    });
+    const missing = got[files.length]!;
+    assert.ok(missing.status === 'rejected' && missing.reason instanceof BucketError && missing.reason.code === 'NO_SUCH_FILE');
+    const empty = got[files.length + 1]!;
+    assert.ok(empty.status === 'fulfilled' && empty.value.size === 0 && empty.value.sha256 === sha(''));
+
+    await assert.rejects(client.get('box', 'g199.bin', { maxBytes: 10 }), { code: 'TOO_LARGE_TO_HOLD' });
+    assert.deepEqual((await client.get('box', 'g1.bin')).data, files[1]!.data, 'a fresh connection serves the next call');
+  } finally {
+    await client.exit();
+    await server.stop();
+  }
+});
+
 test('group commit: every file a client was told is stored is there, whole, after the server is killed (kill -9) and started again', async () => {
   const root = await newRoot();
   const stored = new Map<string, string>();

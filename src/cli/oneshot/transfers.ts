@@ -4,8 +4,11 @@
  * one file is reported and the rest go on; the caller gets every failure's
  * code, for the exit code and the summary.
  */
+import { lstatSync } from 'node:fs';
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { AT_ONCE_MAX_BYTES } from '../../client/small-upload.js';
+import { downloadSmallFile } from '../../client/small-download.js';
 import { downloadFile, isPartialDownload, uploadFile, type BucketClient, type ResumeInfo, type UploadJournal } from '../../client/index.js';
 import { BucketError } from '../../errors.js';
 import type { ServerConnection } from '../connection.js';
@@ -102,10 +105,11 @@ export function reportResumes(reporter: Reporter, direction: ResumedRecord['dire
   return (info) => reporter.resumed({ type: 'resumed', direction, about, offset: info.offset, size: info.size, attempt: info.attempt, cause: info.cause?.code ?? null });
 }
 
-// Uploads in flight on each connection: small files go with their request
-// and are pipelined (protocol 5), so a connection never waits a round trip
-// per file; larger ones take their turn on the connection.
-const PUT_DEPTH = 8;
+// Transfers in flight on each connection: small files go in one exchange
+// each (uploads with their request, from protocol 5; downloads whole) and
+// are pipelined, so a connection never waits a round trip per file;
+// larger ones take their turn on the connection.
+const TRANSFER_DEPTH = 8;
 
 export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, parallel, async (client, job, onProgress) => {
@@ -113,7 +117,7 @@ export async function runPut(session: VerbSession, jobs: readonly Job[], paralle
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'uploaded', bucket: job.bucket, name: result.name, path: job.local, size: result.size, sha256: result.sha256 });
-  }, reporter, tally, (job) => job.local, board, PUT_DEPTH);
+  }, reporter, tally, (job) => job.local, board, TRANSFER_DEPTH);
 }
 
 export interface GetOptions {
@@ -158,26 +162,42 @@ export async function planGet(client: BucketClient, remotes: readonly RemotePath
 }
 
 export async function runGet(session: VerbSession, jobs: readonly Job[], options: GetOptions, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
+  // Each folder is made once per run, not once per file that lands in it.
+  const made = new Set<string>();
   await inPool(session, jobs, options.parallel, async (client, job, onProgress) => {
-    let target = job.local;
+    const target = job.local;
     if (options.recursive) {
-      await makeFolder(path.dirname(job.local));
+      const folder = path.dirname(target);
+      if (!made.has(folder)) {
+        await makeFolder(folder);
+        made.add(folder);
+      }
       // A folder where the file goes is in the way, with or without --force.
-      if ((await lstat(job.local).catch(() => undefined))?.isDirectory()) throw new CliError('LOCAL_PATH_CONFLICT', `a folder stands where ${job.local} goes`);
-    } else {
-      target = job.local;
+      if (isFolder(target)) throw new CliError('LOCAL_PATH_CONFLICT', `a folder stands where ${target} goes`);
     }
-    const result = await downloadFile(client, job.bucket, job.key, target, {
+    const fileOptions = {
       overwrite: options.force,
       onProgress,
       ...(job.sha256 === undefined ? {} : { expectedSha256: job.sha256 }),
+      ...(job.size === undefined ? {} : { expectedSize: job.size }),
       ...(resume.retries === undefined ? {} : { retries: resume.retries }),
       onResume: reportResumes(reporter, 'download', showRemote(job.bucket, job.key)),
-    });
+    };
+    // A small listed file, whose path is known: fetched whole, pipelined with others.
+    const small = options.recursive && job.size !== undefined && job.size <= AT_ONCE_MAX_BYTES ? await downloadSmallFile(client, job.bucket, job.key, target, fileOptions) : undefined;
+    const result = small ?? (await downloadFile(client, job.bucket, job.key, target, fileOptions));
     tally.done++;
     tally.bytes += result.size;
     await reporter.emit({ type: 'downloaded', bucket: job.bucket, name: result.name, path: result.path, size: result.size, sha256: result.sha256 });
-  }, reporter, tally, (job) => showRemote(job.bucket, job.key), board);
+  }, reporter, tally, (job) => showRemote(job.bucket, job.key), board, TRANSFER_DEPTH);
+}
+
+function isFolder(local: string): boolean {
+  try {
+    return lstatSync(local).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Total bytes of the jobs whose size the plan knows. */
