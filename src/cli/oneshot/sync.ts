@@ -20,7 +20,7 @@ import type { Reporter, SyncReason } from './report.js';
 import type { VerbSession } from './session.js';
 import type { SyncEnds } from './sync-ends.js';
 import type { ProgressBoard } from './progress-board.js';
-import { fail, inLanes, makeFolder, progressOf, reportResumes, type TransferTally } from './transfers.js';
+import { fail, inLanes, makeFolder, progressOf, reportResumes, TRANSFER_DEPTH, type TransferTally } from './transfers.js';
 
 export interface SyncOptions {
   delete: boolean;
@@ -75,7 +75,7 @@ export async function runSync(session: VerbSession, ends: SyncEnds, options: Syn
   const sourceNames = up ? [...scan.files.keys()] : [...remote.keys()];
   const copies: CopyJob[] = sourceNames.map((relative) => ({ relative, local: scan.files.get(relative), remote: remote.get(relative) }));
   const context: Context = { ends, options, cache, reporter, tally, ...(board === undefined ? {} : { board }) };
-  await inLanes(session, copies, options.parallel, (connection, job) => copy(context, job, (work) => connection.use(work)), reporter, tally, (job) => (up ? job.local!.path : showRemote(ends.bucket, ends.prefix + job.relative)));
+  await inLanes(session, copies, options.parallel, (connection, job) => copy(context, job, (work) => connection.use(work)), reporter, tally, (job) => (up ? job.local!.path : showRemote(ends.bucket, ends.prefix + job.relative)), undefined, TRANSFER_DEPTH);
 
   if (options.delete) {
     const deletions: DeleteJob[] = up
@@ -254,6 +254,7 @@ async function copy(context: Context, job: CopyJob, use: UseClient): Promise<voi
         overwrite: true,
         onProgress,
         ...(remote.sha256 === undefined ? {} : { expectedSha256: remote.sha256 }),
+        expectedSize: remote.size,
         onResume: reportResumes(reporter, 'download', showRemote(ends.bucket, remote.name)),
       }),
     ),

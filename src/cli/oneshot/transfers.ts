@@ -109,7 +109,7 @@ export function reportResumes(reporter: Reporter, direction: ResumedRecord['dire
 // each (uploads with their request, from protocol 5; downloads whole) and
 // are pipelined, so a connection never waits a round trip per file;
 // larger ones take their turn on the connection.
-const TRANSFER_DEPTH = 8;
+export const TRANSFER_DEPTH = 8;
 
 export async function runPut(session: VerbSession, jobs: readonly Job[], parallel: number, reporter: Reporter, tally: TransferTally, board: ProgressBoard = NO_BOARD, resume: ResumeSettings = {}): Promise<void> {
   await inPool(session, jobs, parallel, async (client, job, onProgress) => {
