@@ -147,6 +147,7 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
           throw error;
         }
       } finally {
+        await reporter.flush();
         await session?.close();
       }
     };

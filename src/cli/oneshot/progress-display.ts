@@ -121,6 +121,7 @@ export function besideProgress(reporter: Reporter, board: ProgressBoard, outIsTe
     emit: (record) => (outIsTerminal ? board.aside(() => reporter.emit(record)) : reporter.emit(record)),
     failure: (failure, about) => board.aside(() => reporter.failure(failure, about)),
     resumed: (record) => board.aside(() => reporter.resumed(record)),
+    flush: () => reporter.flush(),
   };
 }
 

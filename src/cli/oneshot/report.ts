@@ -75,6 +75,8 @@ export interface ReportOptions {
 
 export interface Reporter {
   emit(record: VerbRecord): Promise<void>;
+  /** Writes out what emit() gathered; called before the program ends. */
+  flush(): Promise<void>;
   /** One failure; `about` names what it concerns (a path, a key) when not the whole command. */
   failure(failure: Failure | { code: string; message: string }, about?: string): void;
   /** A transfer resumed after a break. */
@@ -82,25 +84,31 @@ export interface Reporter {
 }
 
 export class JsonReporter implements Reporter {
-  readonly #out: NodeJS.WritableStream;
+  readonly #out: Lines;
   readonly #err: NodeJS.WritableStream;
 
   constructor(options: ReportOptions) {
-    this.#out = options.out;
+    this.#out = new Lines(options.out);
     this.#err = options.err;
   }
 
   async emit(record: VerbRecord): Promise<void> {
-    await write(this.#out, `${JSON.stringify(record)}\n`);
+    await this.#out.add(`${JSON.stringify(record)}\n`);
+  }
+
+  flush(): Promise<void> {
+    return this.#out.flush();
   }
 
   failure(failure: { code: string; message: string }, about?: string): void {
+    void this.#out.flush();
     const line: Record<string, unknown> = { type: 'error', code: failure.code, message: failure.message, exit: exitCodeOf(failure.code) };
     if (about !== undefined) line.about = about;
     this.#err.write(`${JSON.stringify(line)}\n`);
   }
 
   resumed(record: ResumedRecord): void {
+    void this.#out.flush();
     this.#err.write(`${JSON.stringify(record)}\n`);
   }
 }
@@ -110,18 +118,22 @@ const TIME_WIDTH = 19;
 const SHA256_WIDTH = 64;
 
 export class HumanReporter implements Reporter {
-  readonly #out: NodeJS.WritableStream;
+  readonly #out: Lines;
   readonly #err: NodeJS.WritableStream;
   readonly #long: boolean;
 
   constructor(options: ReportOptions) {
-    this.#out = options.out;
+    this.#out = new Lines(options.out);
     this.#err = options.err;
     this.#long = options.long === true;
   }
 
   async emit(record: VerbRecord): Promise<void> {
-    await write(this.#out, `${this.#line(record)}\n`);
+    await this.#out.add(`${this.#line(record)}\n`);
+  }
+
+  flush(): Promise<void> {
+    return this.#out.flush();
   }
 
   #line(record: VerbRecord): string {
@@ -169,10 +181,12 @@ export class HumanReporter implements Reporter {
   }
 
   resumed(record: ResumedRecord): void {
+    void this.#out.flush();
     this.#err.write(`${resumedLine(record)} (${printable(record.about)})\n`);
   }
 
   failure(failure: { code: string; message: string }, about?: string): void {
+    void this.#out.flush();
     this.#err.write(`error: ${about === undefined ? '' : `${printable(about)}: `}${printable(failure.message)}\n`);
   }
 }
@@ -184,6 +198,52 @@ function syncSummaryLine(record: SyncSummary): string {
   const failed = record.failed > 0 ? `, ${record.failed} failed` : '';
   if (record.dryRun) return `sync (dry run): ${record.copied} to copy (${humanSize(record.bytes)}), ${record.skipped} skipped, ${record.deleted} to delete, ${record.hashed} hashed${failed}`;
   return `sync: ${record.copied} copied (${humanSize(record.bytes)}), ${record.skipped} skipped, ${record.deleted} deleted, ${record.hashed} hashed${failed}`;
+}
+
+// Gathered output is written once it reaches this size, or at the end of
+// the event loop's turn.
+const BLOCK_BYTES = 16 * 1024;
+
+/**
+ * Result lines for a pipe or a file, written in blocks: a listing of
+ * thousands of names costs a few writes, not one per line. Lines for a
+ * terminal go out one by one, as a person reads them (and the progress
+ * display draws around them).
+ */
+class Lines {
+  readonly #stream: NodeJS.WritableStream;
+  readonly #gather: boolean;
+  #pending: string[] = [];
+  #bytes = 0;
+  #scheduled = false;
+
+  constructor(stream: NodeJS.WritableStream) {
+    this.#stream = stream;
+    this.#gather = (stream as NodeJS.WriteStream).isTTY !== true;
+  }
+
+  async add(text: string): Promise<void> {
+    if (!this.#gather) return write(this.#stream, text);
+    this.#pending.push(text);
+    this.#bytes += text.length;
+    if (this.#bytes >= BLOCK_BYTES) return this.flush();
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        void this.flush();
+      });
+    }
+  }
+
+  /** Writes what is gathered; resolves when the reader has room again. */
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    this.#bytes = 0;
+    await write(this.#stream, text);
+  }
 }
 
 /** Writes, then waits while the reader is behind. */

@@ -11,7 +11,8 @@
  * prefix: that folder is one item, listed when some file lies beneath it.
  */
 import type { Dirent } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import * as meta from './meta.js';
 import path from 'node:path';
 import { mapLimit } from '../../util/map-limit.js';
 import { isNormalSegment, MAX_FILE_PATH_BYTES, normalizePrefix } from '../names.js';
@@ -22,12 +23,16 @@ import { errnoOf } from './os-errors.js';
 // Files examined at once, and entries per page.
 const STAT_CONCURRENCY = 32;
 const PAGE_SIZE = 500;
+// Files looked at directly between two turns of the event loop, so that a
+// large bucket's listing never holds other clients up for long.
+const STATS_PER_SLICE = 256;
 
 const FILE = 1;
 const FOLDER = 2;
 
 export async function listBucketFolder(bucket: string, dir: string, checksums: ChecksumStore, options: ListOptions = {}): Promise<Listing<FileInfo | FolderInfo>> {
   const prefix = normalizePrefix(options.prefix ?? '');
+  const statSlice = slices(STATS_PER_SLICE);
   const { files, folders } = await walk(dir, prefix, options.delimiter === '/');
   const candidates = files.concat(folders);
   const kinds = new Uint8Array(candidates.length);
@@ -43,7 +48,9 @@ export async function listBucketFolder(bucket: string, dir: string, checksums: C
         if (await holdsAFile(dir, name)) kinds[index] = FOLDER;
         return;
       }
-      const stat = await lstat(path.join(dir, name), { bigint: true }).catch(() => undefined);
+      // Direct, in slices (see statSlice): far cheaper than a thread-pool round trip per file.
+      await statSlice();
+      const stat = await meta.lstatBig(path.join(dir, name)).catch(() => undefined);
       // Regular files only: a link put there by hand is not a file of ours.
       if (!stat?.isFile()) return;
       kinds[index] = FILE;
@@ -72,6 +79,12 @@ export async function listBucketFolder(bucket: string, dir: string, checksums: C
       }
     })(),
   };
+}
+
+/** A function to await before each step of a loop: every `size` steps it lets the event loop turn once. */
+function slices(size: number): () => Promise<void> {
+  let steps = 0;
+  return () => (++steps % size === 0 ? new Promise<void>((resolve) => setImmediate(resolve)) : Promise.resolve());
 }
 
 /**
