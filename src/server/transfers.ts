@@ -179,9 +179,15 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
         try {
           await guard.paused(upload.write(frame.chunk)); // waiting on the disk is not the client's time
         } catch (error) {
-          // The client is still sending: answer now and close, since the
-          // rest of its body can no longer go anywhere.
-          return await stop(() => exchange.fail(error));
+          // The client is still sending. After a go-ahead: answer now and
+          // close, since the rest of its body can no longer go anywhere.
+          if (resumable) return await stop(() => exchange.fail(error));
+          // Sent at once: the rest is read and dropped, and the connection stays in step.
+          settled = true;
+          await keep(exchange, sink, bucket, upload, false);
+          if ((await skipRest(exchange, left)) === 'close') return 'close';
+          await exchange.fail(error);
+          return error instanceof BucketError && error.closesConnection ? 'close' : 'continue';
         }
         continue;
       }
@@ -220,6 +226,16 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
     guard.stop();
     if (!settled) await keep(exchange, sink, bucket, upload, resumable).catch(() => undefined); // the connection failed mid-body
   }
+}
+
+/** Reads and drops the last `left` bytes of a body; 'close' if the peer stops sending first. */
+async function skipRest(exchange: Exchange, left: number): Promise<Outcome> {
+  while (left > 0) {
+    const frame = await exchange.next();
+    if (frame.kind !== 'body') return 'close';
+    left -= frame.chunk.length;
+  }
+  return 'continue';
 }
 
 /** LIST_UPLOADS[,<bucket>]: the unfinished uploads this session may resume or abort, oldest first. */
