@@ -41,6 +41,16 @@ function hexValue(byte: number): number {
  * bytes are not, and the result must be valid UTF-8.
  */
 export function decodeField(raw: Uint8Array): FieldDecodeResult {
+  // Most fields are printable ASCII with nothing escaped: they are their own value.
+  let plain = true;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i]!;
+    if (byte <= 0x20 || byte >= 0x7f || byte === 0x25) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return { ok: true, value: Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1') };
   const out = Buffer.allocUnsafe(raw.length);
   let length = 0;
   for (let i = 0; i < raw.length; i++) {

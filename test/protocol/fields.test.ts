@@ -57,3 +57,39 @@ test('property: decoding arbitrary bytes never throws', () => {
     { numRuns: 1000 },
   );
 });
+
+/** The rule as the protocol states it, written plainly: no space or control byte, %XX escapes, valid UTF-8. */
+function referenceDecode(raw: Uint8Array): { ok: true; value: string } | { ok: false; reason: 'space' | 'encoding' } {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i]!;
+    if (byte === 0x20) return { ok: false, reason: 'space' };
+    if (byte < 0x20 || byte === 0x7f) return { ok: false, reason: 'encoding' };
+    if (byte !== 0x25) {
+      bytes.push(byte);
+      continue;
+    }
+    const hex = Buffer.from(raw.subarray(i + 1, i + 3)).toString('latin1');
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { ok: false, reason: 'encoding' };
+    bytes.push(parseInt(hex, 16));
+    i += 2;
+  }
+  try {
+    return { ok: true, value: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(bytes)) };
+  } catch {
+    return { ok: false, reason: 'encoding' };
+  }
+}
+
+test('property: decoding agrees with the plain statement of the rule, on plain fields and escaped ones, whole buffers and slices', () => {
+  const byte = fc.oneof(fc.integer({ min: 0x21, max: 0x7e }), fc.constantFrom(0x20, 0x25, 0x00, 0x7f, 0x80, 0xc3, 0xa9, 0xff), fc.integer({ min: 0, max: 255 }));
+  fc.assert(
+    fc.property(fc.array(byte, { maxLength: 40 }), fc.nat(8), (values, pad) => {
+      // A field is a slice of a larger buffer on the wire: decode it there.
+      const wire = Buffer.concat([Buffer.alloc(pad, 0x2c), Buffer.from(values), Buffer.alloc(pad, 0x2c)]);
+      const raw = wire.subarray(pad, pad + values.length);
+      assert.deepEqual(decodeField(raw), referenceDecode(raw));
+    }),
+    { numRuns: 3000 },
+  );
+});
