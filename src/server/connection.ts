@@ -93,6 +93,11 @@ export class Connection {
   #bodyOut = false;
   /** Replies of this turn are being gathered (see #gather). */
   #corked = false;
+  /**
+   * Bytes handed to the socket, counted here: the socket's own count
+   * walks (and copies) its queue of corked writes each time it is read.
+   */
+  #handedOut = 0;
   readonly #lender: ConnectionLender;
 
   constructor(socket: Socket, session: Session, options: ConnectionOptions) {
@@ -211,7 +216,7 @@ export class Connection {
       outcome: 'OK',
       status: 0,
       bytesIn: lineStart,
-      bytesOut: this.#socket.bytesWritten,
+      bytesOut: this.#handedOut,
       started: performance.now(),
       atOnce: false,
       bodyPending: 0,
@@ -268,7 +273,7 @@ export class Connection {
       outcome: state.outcome,
       status: state.status,
       bytesIn: Math.max(0, this.#reader.decoder.consumedBytes - state.bytesIn),
-      bytesOut: Math.max(0, this.#socket.bytesWritten - state.bytesOut),
+      bytesOut: this.#handedOut - state.bytesOut,
       durationMs: performance.now() - state.started,
     };
     if (state.bucket !== undefined) record.bucket = state.bucket;
@@ -494,6 +499,7 @@ export class Connection {
         reject(new ConnectionGone('connection closed'));
         return;
       }
+      this.#handedOut += data.length;
       this.#socket.write(data, (error?: Error | null) => (error ? reject(new ConnectionGone(String(error))) : resolve()));
     });
   }
@@ -501,6 +507,7 @@ export class Connection {
   async #send(data: Buffer): Promise<void> {
     if (this.#socket.destroyed || this.#socket.writableEnded) throw new ConnectionGone('connection closed');
     this.#gather();
+    this.#handedOut += data.length;
     try {
       await writeChunk(this.#socket, data);
     } catch (error) {
