@@ -121,10 +121,7 @@ export class ChecksumStore {
 
   /** `dir` if it is a real folder, made if `create`; a link or file in its place is removed and reported. */
   async #realFolder(dir: string, create: boolean): Promise<string | undefined> {
-    const stats = await meta.lstat(dir).catch((error: unknown) => {
-      if (errnoOf(error) === 'ENOENT') return undefined;
-      throw error;
-    });
+    const stats = await meta.lstatIfAny(dir);
     if (stats && !stats.isDirectory()) {
       await unlink(dir).catch((error: unknown) => {
         if (errnoOf(error) !== 'ENOENT') throw error; // removed meanwhile by another repair

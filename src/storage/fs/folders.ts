@@ -32,10 +32,7 @@ export type PathState = 'ready' | 'missing' | 'conflict';
  */
 export async function parentsState(bucketDir: string, name: string): Promise<PathState> {
   for (const parent of parentsOf(name)) {
-    const stats = await meta.lstat(path.join(bucketDir, parent)).catch((error: unknown) => {
-      if (errnoOf(error) === 'ENOENT') return undefined;
-      throw error;
-    });
+    const stats = await meta.lstatIfAny(path.join(bucketDir, parent));
     if (stats === undefined) return 'missing';
     if (!stats.isDirectory()) return 'conflict';
   }
@@ -55,6 +52,12 @@ export async function makeParents(bucketDir: string, name: string): Promise<void
   let parentDir = bucketDir;
   for (const parent of parentsOf(name)) {
     const dir = path.join(bucketDir, parent);
+    // Most often it is there already: looked at first, as a failed mkdir costs more.
+    const there = await meta.lstatIfAny(dir).catch(() => undefined);
+    if (there?.isDirectory()) {
+      parentDir = dir;
+      continue;
+    }
     let made = true;
     try {
       await meta.mkdir(dir);

@@ -161,7 +161,7 @@ export class FsStorage implements Storage {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
     if (way === 'conflict') throw pathConflict(fileName);
-    if (way === 'ready' && (await meta.lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
+    if (way === 'ready' && (await meta.lstatIfAny(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
     await this.#layout.assertBookkeeping(this.#layout.uploadsDir);
     const reservation = await this.#space.reserve(declaredSize);
     const now = new Date();
@@ -201,7 +201,7 @@ export class FsStorage implements Storage {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
     if (way === 'conflict') throw pathConflict(fileName);
-    if (way === 'ready' && (await meta.lstat(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
+    if (way === 'ready' && (await meta.lstatIfAny(path.join(dir, fileName)).catch(() => undefined))?.isDirectory()) throw pathConflict(fileName, true);
     const reservation = await this.#space.reserve(upload.size - offset);
     try {
       const file = await openPart(this.#stage.partPath(id), this.#uploadWindow(), offset);

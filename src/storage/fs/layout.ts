@@ -66,7 +66,7 @@ export class FsLayout {
   async bucketDir(bucket: string): Promise<string> {
     checkBucketName(bucket);
     const dir = path.join(this.root, bucket);
-    const stats = await meta.lstat(dir).catch(() => undefined);
+    const stats = await meta.lstatIfAny(dir).catch(() => undefined);
     if (!stats?.isDirectory()) throw new BucketError('NO_SUCH_BUCKET', `no bucket "${bucket}"`);
     return dir;
   }

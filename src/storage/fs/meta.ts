@@ -20,6 +20,15 @@ export async function lstat(target: string): Promise<Stats> {
   return fs.lstatSync(target);
 }
 
+/**
+ * As lstat, but resolves undefined where nothing is (ENOENT) instead of
+ * failing: a thrown error costs more than the call (it captures a stack),
+ * and "not there yet" is the common answer for a new file's name.
+ */
+export async function lstatIfAny(target: string): Promise<Stats | undefined> {
+  return fs.lstatSync(target, { throwIfNoEntry: false });
+}
+
 export async function lstatBig(target: string): Promise<BigIntStats> {
   return fs.lstatSync(target, { bigint: true });
 }

@@ -207,7 +207,7 @@ export class FsUploadSink implements StagingSink {
             const dir = await layout.bucketDir(bucket);
             await makeParents(dir, name);
             const finalPath = path.join(dir, name);
-            const existing = await meta.lstat(finalPath).catch(() => undefined);
+            const existing = await meta.lstatIfAny(finalPath).catch(() => undefined);
             if (existing?.isDirectory()) throw pathConflict(name, true);
             // Recorded first, keyed by the new file's identity, so a reader
             // never pairs one version's bytes with another's checksum.
