@@ -8,12 +8,14 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { HashMarks } from './hash-marks.js';
+import { UploadHasher } from './upload-hasher.js';
 import { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
 import { link, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fd } from '../util/fd.js';
+import { PooledFileReader } from '../util/pooled-reader.js';
 import { destroyAndWait, endAndClose } from '../util/streams.js';
 import type { BucketClient, DownloadStart, TransferOptions, TransferResult, UploadOptions } from './client.js';
 import { uploadIdOf } from './client.js';
@@ -22,12 +24,19 @@ import { backoffMs, codeOf, DEFAULT_RETRIES, DEFAULT_STALL_TIMEOUT_MS, failureOf
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+// A large file is sent from a few reused buffers of this size: enough of
+// them to cover the bytes the client keeps in flight, and one being read.
+const SEND_CHUNK_BYTES = 2 * 1024 * 1024;
+const SEND_BUFFERS = 6;
 // Files smaller than this are not recorded in the journal: sending one
 // again costs less than two writes of the journal per file (think put -r
 // of many small files); the server checkpoints every 8 MiB anyway.
 const JOURNAL_MIN_BYTES = 8 * 1024 * 1024;
 // Resumes met by NO_SUCH_UPLOAD right after a break, before starting over.
 const UNSEEN_RETRIES = 2;
+// From this size an upload's file is hashed on a worker thread while the
+// main thread sends it (a thread costs a few milliseconds to start).
+const WORKER_HASH_MIN_BYTES = 32 * 1024 * 1024;
 
 export interface UploadFileOptions extends UploadOptions, RetryOptions {
   /**
@@ -53,7 +62,24 @@ interface LocalFile {
 export async function uploadFile(client: BucketClient, localPath: string, bucket: string, name?: string, options: UploadFileOptions = {}): Promise<TransferResult> {
   const remoteName = name ?? path.basename(localPath);
   const file = await statLocal(localPath);
-  if ((await client.protocol()) < 4) return uploadOnce(client, file, bucket, remoteName, options);
+  // Started before the first request, so the thread is up by the first byte.
+  const hasher = file.size >= WORKER_HASH_MIN_BYTES ? new UploadHasher(file.path, file.size) : undefined;
+  try {
+    return await uploadHashed(client, file, bucket, remoteName, hasher, hasher === undefined ? options : { ...options, wholeSha256: () => hasher.digest().catch(hashFailure(file)) });
+  } finally {
+    hasher?.stop();
+  }
+}
+
+function hashFailure(file: LocalFile): (error: unknown) => never {
+  return (error) => {
+    throw localError(`cannot hash ${file.path}`, error);
+  };
+}
+
+async function uploadHashed(client: BucketClient, file: LocalFile, bucket: string, remoteName: string, hasher: UploadHasher | undefined, options: UploadFileOptions): Promise<TransferResult> {
+  const localPath = file.path;
+  if ((await client.protocol()) < 4) return uploadOnce(client, file, bucket, remoteName, hasher, options);
   const retries = options.retries ?? DEFAULT_RETRIES;
   // A small file is sent again sooner than its id is written down and read back.
   const journal = file.size >= JOURNAL_MIN_BYTES ? options.journal : undefined;
@@ -71,8 +97,11 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   }
   const watch = new StallWatch(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => client.dropConnection());
   const transfer = watched(options, watch);
+  // Waiting for the worker to finish hashing is local work, not a stall.
+  const wholeSha256 = options.wholeSha256;
+  if (wholeSha256 !== undefined) transfer.wholeSha256 = () => watch.paused(wholeSha256);
   try {
-    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, { ...transfer, journal }, watch, retries);
+    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, hasher, { ...transfer, journal }, watch, retries);
   } finally {
     watch.stop();
   }
@@ -85,6 +114,7 @@ async function uploadWithRetries(
   remoteName: string,
   key: UploadKey,
   remembered: string | undefined,
+  hasher: UploadHasher | undefined,
   options: UploadFileOptions,
   watch: StallWatch,
   retries: number,
@@ -108,7 +138,7 @@ async function uploadWithRetries(
       reconnect = false;
       watch.moved();
       if (uploadId === undefined) {
-        const result = await uploadOnce(client, file, bucket, remoteName, {
+        const result = await uploadOnce(client, file, bucket, remoteName, hasher, {
           ...options,
           onUploadId: async (id) => {
             uploadId = id;
@@ -128,7 +158,10 @@ async function uploadWithRetries(
           if (heldBefore >= 0 && point.offset > heldBefore) failures = 0; // it moved forward since the last try
           heldBefore = point.offset;
           options.onResume?.({ attempt: resumes, offset: point.offset, size: point.size, ...(lastFailure === undefined ? {} : { cause: failureOf(lastFailure) }) });
-          return { source: readFrom(file, point.offset), prefixHash: await watch.paused(() => hashPrefix(file, point.offset, hashMarks.before(point.offset))) };
+          // Hashed apart, the whole file's hash needs no prefix: this one is never fed.
+          // The worker's hash goes back to the offset by itself: this one is never fed.
+          if (hasher !== undefined) return { source: readFrom(file, point.offset, hasher), prefixHash: createHash('sha256') };
+          return { source: readFrom(file, point.offset, undefined), prefixHash: await watch.paused(() => hashPrefix(file, point.offset, hashMarks.before(point.offset))) };
         },
         options,
       );
@@ -201,12 +234,12 @@ async function storedAlready(client: BucketClient, bucket: string, name: string,
 }
 
 /** One plain upload: the whole file, on the connection as it is. */
-async function uploadOnce(client: BucketClient, file: LocalFile, bucket: string, name: string, options: UploadOptions): Promise<TransferResult> {
-  const source = readFrom(file, 0);
+async function uploadOnce(client: BucketClient, file: LocalFile, bucket: string, name: string, hasher: UploadHasher | undefined, options: UploadOptions): Promise<TransferResult> {
+  const source = readFrom(file, 0, hasher);
   try {
     return await client.upload(bucket, name, source, file.size, options);
   } finally {
-    await destroyAndWait(source);
+    if (!(source instanceof PooledFileReader)) await destroyAndWait(source);
   }
 }
 
@@ -232,11 +265,19 @@ async function checkUnchanged(file: LocalFile): Promise<void> {
 }
 
 /**
- * The file's bytes from `offset` to its end, as a stream. Its buffer is
- * no larger than the file: a read allocates a whole buffer, and 4 MiB for
- * each of thousands of small files keeps the collector busy.
+ * The file's bytes from `offset` to its end. A large file is read into a
+ * few reused buffers (shared with the hashing thread, when there is one,
+ * which is fed each chunk as it goes out); a small one as a stream whose
+ * buffer is no larger than the file: a read allocates a whole buffer, and
+ * 4 MiB for each of thousands of small files keeps the collector busy.
  */
-function readFrom(file: LocalFile, offset: number): ReadStream {
+function readFrom(file: LocalFile, offset: number, hasher: UploadHasher | undefined): ReadStream | PooledFileReader {
+  // A pooled reader closes its file when the upload stops iterating it.
+  if (hasher !== undefined) {
+    hasher.seek(offset);
+    return new PooledFileReader(file.path, offset, file.size, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS, shared: true, alsoLentTo: (chunk, at) => hasher.hash(chunk, at) });
+  }
+  if (file.size - offset >= WORKER_HASH_MIN_BYTES) return new PooledFileReader(file.path, offset, file.size, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS });
   const stream = createReadStream(file.path, { start: offset, highWaterMark: Math.max(1, Math.min(CHUNK_BYTES, file.size - offset)) });
   stream.on('error', () => undefined); // surfaced through the upload's reads
   return stream;
