@@ -9,12 +9,14 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { HashMarks } from './hash-marks.js';
 import { UploadHasher } from './upload-hasher.js';
-import { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
+import { constants, createReadStream, type ReadStream } from 'node:fs';
 import { link, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fd } from '../util/fd.js';
+import { FileWriter } from '../util/file-writer.js';
+import { FlowWindow } from '../util/flow.js';
 import { PooledFileReader } from '../util/pooled-reader.js';
 import { destroyAndWait, endAndClose } from '../util/streams.js';
 import type { BucketClient, DownloadStart, TransferOptions, TransferResult, UploadOptions } from './client.js';
@@ -383,8 +385,7 @@ async function downloadWithRetries(client: BucketClient, bucket: string, name: s
           const named = start.sha256 !== undefined;
           // Without a recorded SHA-256 a partial could not be checked later: it lives for this download only.
           const filePath = partial?.path ?? path.join(folder, named ? partialName(base, start.sha256!) : `.bucket-${randomBytes(6).toString('hex')}.part`);
-          const file = await openPartial(filePath, partial !== undefined);
-          attempt = { path: filePath, named, start, out: hashingWriter(file, wholeHash) };
+          attempt = { path: filePath, named, start, out: await openPartial(filePath, partial !== undefined, wholeHash, offset) };
           return attempt.out;
         },
         { offset, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) },
@@ -498,42 +499,34 @@ async function findPartial(folder: string, base: string, sha256: string | undefi
   return best;
 }
 
-async function openPartial(filePath: string, append: boolean): Promise<WriteStream> {
-  const flags = append ? constants.O_WRONLY | constants.O_APPEND : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+async function openPartial(filePath: string, append: boolean, hash: Hash | undefined, offset: number): Promise<Writable> {
+  const flags = append ? constants.O_WRONLY : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
   const descriptor = await fd.open(filePath, flags, 0o644).catch((error: unknown) => {
     throw localError(`cannot write in ${path.dirname(filePath)}`, error);
   });
-  return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: CHUNK_BYTES });
+  return fileSink(descriptor, append ? offset : 0, hash);
 }
 
-/** Writes to `file`, feeding `hash` (if any) every byte; ending it closes (and fsyncs) the file. */
-function hashingWriter(file: WriteStream, hash: Hash | undefined): Writable {
-  file.on('error', () => undefined); // surfaced through the writes' callbacks and the close
+/**
+ * Writes to the open file `descriptor` from `position` on, feeding `hash`
+ * (if any) every byte. Chunks that arrive while a write is in flight go
+ * out together in one writev (a download arrives in 64 KiB pieces: one
+ * call each cost more than the copying); ending it fsyncs and closes the
+ * file, and destroying it closes the file without that.
+ */
+function fileSink(descriptor: number, position: number, hash: Hash | undefined): Writable {
+  const writer = new FileWriter(descriptor, new FlowWindow(CHUNK_BYTES), position);
   return new Writable({
     highWaterMark: CHUNK_BYTES,
     write(chunk: Buffer, _encoding, callback) {
       hash?.update(chunk);
-      file.write(chunk, (error) => callback(error ?? null));
-    },
-    // Chunks that queued up go to the file stream together, which writes them in one call.
-    writev(chunks, callback) {
-      chunks.forEach(({ chunk }, index) => {
-        const bytes = chunk as Buffer;
-        hash?.update(bytes);
-        if (index < chunks.length - 1) file.write(bytes);
-        else file.write(bytes, (error) => callback(error ?? null));
-      });
+      writer.write(chunk).then(() => callback(), callback);
     },
     final(callback) {
-      endAndClose(file).then(() => callback(), (error: Error) => callback(error));
+      writer.close().then(() => callback(), callback);
     },
     destroy(error, callback) {
-      if (file.closed) {
-        callback(error);
-        return;
-      }
-      file.once('close', () => callback(error));
-      file.destroy();
+      writer.destroy().then(() => callback(error));
     },
   });
 }
@@ -578,11 +571,11 @@ async function placeWithoutReplacing(from: string, to: string): Promise<void> {
   }
 }
 
-async function openExclusive(tmpPath: string): Promise<WriteStream> {
+async function openExclusive(tmpPath: string): Promise<Writable> {
   const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch((error: unknown) => {
     throw localError(`cannot write in ${path.dirname(tmpPath)}`, error);
   });
-  return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: CHUNK_BYTES });
+  return fileSink(descriptor, 0, undefined);
 }
 
 async function exists(filePath: string): Promise<boolean> {

@@ -6,8 +6,8 @@
  * receiving and writing overlap and memory stays bounded.
  */
 import fs from 'node:fs';
-import { fd as fdOps } from '../../util/fd.js';
-import { FlowWindow } from '../../util/flow.js';
+import { fd as fdOps } from './fd.js';
+import { FlowWindow } from './flow.js';
 
 export class FileWriter {
   readonly #fd: number;
