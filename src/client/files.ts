@@ -274,12 +274,15 @@ async function checkUnchanged(file: LocalFile): Promise<void> {
  * 4 MiB for each of thousands of small files keeps the collector busy.
  */
 function readFrom(file: LocalFile, offset: number, hasher: UploadHasher | undefined): ReadStream | PooledFileReader {
-  // A pooled reader closes its file when the upload stops iterating it.
+  // A pooled reader closes its file when the upload stops iterating it. It
+  // reads to the file's end wherever that is now, as a stream does: bytes
+  // past the size announced fail the upload (SOURCE_CHANGED).
+  const end = Number.MAX_SAFE_INTEGER;
   if (hasher !== undefined) {
     hasher.seek(offset);
-    return new PooledFileReader(file.path, offset, file.size, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS, shared: true, alsoLentTo: (chunk, at) => hasher.hash(chunk, at) });
+    return new PooledFileReader(file.path, offset, end, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS, shared: true, alsoLentTo: (chunk, at) => hasher.hash(chunk, at) });
   }
-  if (file.size - offset >= WORKER_HASH_MIN_BYTES) return new PooledFileReader(file.path, offset, file.size, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS });
+  if (file.size - offset >= WORKER_HASH_MIN_BYTES) return new PooledFileReader(file.path, offset, end, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS });
   const stream = createReadStream(file.path, { start: offset, highWaterMark: Math.max(1, Math.min(CHUNK_BYTES, file.size - offset)) });
   stream.on('error', () => undefined); // surfaced through the upload's reads
   return stream;
