@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { BucketClient, downloadFile, uploadFile } from '../../src/client/index.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
-const SIZE = 48 * 1024 * 1024 + 4321; // past the worker's threshold, and not a whole number of chunks
+const SIZE = 64 * 1024 * 1024 + 4321; // past the worker's threshold, and not a whole number of chunks
 const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 describe('large uploads from a file', () => {
