@@ -32,6 +32,7 @@
  *
  *   npm run bench:peers
  *   BENCH_MB=16 BENCH_FILES=100 BENCH_PINGS=10000 BENCH_ROUNDS=1 npm run bench:peers   # a quick look
+ *   BENCH_ONLY=big npm run bench:peers   # only the big file up and down (and memory)
  *
  * BENCH_ROUNDS rounds (default 3), the order of the two sides alternating
  * in each round; medians, the ratio of the medians, and the lowest and
@@ -52,6 +53,8 @@ const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FILES = Number(process.env.BENCH_FILES ?? 1000);
 const PINGS = Number(process.env.BENCH_PINGS ?? 100_000);
+// BENCH_ONLY=big: only the big file's rows, for working on large transfers.
+const ONLY_BIG = process.env.BENCH_ONLY === 'big';
 const SIZE = SIZE_MB * 1024 * 1024;
 const SMALL = 4096;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -150,8 +153,8 @@ async function main(): Promise<void> {
     const big = path.join(base, 'big.bin');
     const tree = path.join(base, 'tree');
     await makeBigFile(big);
-    await makeTree(tree);
-    const redis = redisServer && redisBenchmark ? await startRedis(redisServer, base) : undefined;
+    if (!ONLY_BIG) await makeTree(tree);
+    const redis = redisServer && redisBenchmark && !ONLY_BIG ? await startRedis(redisServer, base) : undefined;
     if (redis) running.push(redis);
     const sizeLabel = SIZE_MB % 1024 === 0 ? `${SIZE_MB / 1024} GiB` : `${SIZE_MB} MiB`;
     const ftpUp = row('bigUp', `${sizeLabel} up`, 'MB/s', 'rate', 'vsftpd, curl -T');
@@ -171,6 +174,7 @@ async function main(): Promise<void> {
     if (!haveFtp) for (const each of [ftpUp, ftpDown, idle, peak]) each.note = 'SKIPPED: vsftpd or curl missing';
     if (!haveLftp) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list, empty]) each.note = 'SKIPPED: vsftpd or lftp missing';
     if (!redis) for (const each of [rt1, rt16]) each.note = 'SKIPPED: redis-server or redis-benchmark missing';
+    if (ONLY_BIG) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list, empty, rt1, rt16]) each.note = 'SKIPPED: BENCH_ONLY=big';
 
     for (let round = 0; round < ROUNDS; round++) {
       const dir = path.join(base, `round-${round}`);
@@ -225,7 +229,7 @@ async function main(): Promise<void> {
       );
 
       // The small files: up in one session, down in one session, listed in one session.
-      await inOrder(
+      if (!ONLY_BIG) await inOrder(
         async () => {
           for (const [parallel, upRow, downRow] of [
             ['4', smallUp4, smallDown4],
@@ -262,7 +266,7 @@ async function main(): Promise<void> {
       );
 
       // Round trips on one connection.
-      for (const [depth, rtRow] of [
+      if (!ONLY_BIG) for (const [depth, rtRow] of [
         [1, rt1],
         [16, rt16],
       ] as const) {

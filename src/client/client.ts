@@ -115,6 +115,13 @@ export interface TransferOptions {
   signal?: AbortSignal;
   /** An upload's hash is marked here now and then, for a cheap resume (uploadFile does this). */
   hashMarks?: HashMarks;
+  /**
+   * An upload's whole-file SHA-256, computed apart from the bytes sent
+   * (uploadFile hashes a large file on a worker thread): the upload then
+   * hashes nothing itself and sends this in its trailer. Bytes sent that
+   * differ from those hashed fail the server's check, and nothing is stored.
+   */
+  wholeSha256?: () => Promise<string>;
 }
 
 export interface UploadOptions extends TransferOptions {
@@ -672,6 +679,8 @@ export class BucketClient {
       (error: Error) => (early = error),
     );
     const window = new FlowWindow(BODY_IN_FLIGHT_BYTES);
+    // A source that lends its buffers (a large file's reader) gets each back once the socket is done with it.
+    const lender = lenderOf(source);
     let sent = 0;
     if (offset > 0) options.onProgress?.(offset, size);
     try {
@@ -680,14 +689,17 @@ export class BucketClient {
         const bytes = chunk;
         sent += bytes.length;
         if (sent > bodySize) throw new ClientError('SOURCE_CHANGED');
-        hash.update(bytes);
-        options.hashMarks?.offer(offset + sent, hash);
-        await writeWindowed(link.socket, bytes, window);
+        if (options.wholeSha256 === undefined) {
+          hash.update(bytes);
+          options.hashMarks?.offer(offset + sent, hash);
+        }
+        await writeWindowed(link.socket, bytes, window, lender && (() => lender.giveBack(bytes)));
         options.onProgress?.(offset + sent, size);
       }
       if (early === undefined) {
         if (sent !== bodySize) throw new ClientError('SOURCE_CHANGED', `the source gave ${offset + sent} bytes, not the ${size} declared`);
-        await writeChunk(link.socket, encodeUploadTrailer(hash.digest('hex')));
+        const sha256 = options.wholeSha256 === undefined ? hash.digest('hex') : await options.wholeSha256();
+        await writeChunk(link.socket, encodeUploadTrailer(sha256));
       }
     } catch (error) {
       // A send that failed because the server answered and closed (a full
@@ -1037,6 +1049,11 @@ async function* readSource(source: Readable | AsyncIterable<Uint8Array>, signal:
     if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
     else void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
+}
+
+/** The source, if it lends its chunks' memory and wants each chunk given back. */
+function lenderOf(source: object): { giveBack(chunk: Uint8Array): void } | undefined {
+  return typeof (source as { giveBack?: unknown }).giveBack === 'function' ? (source as { giveBack(chunk: Uint8Array): void }) : undefined;
 }
 
 /** Marks an error raised during an upload with the upload's id, so a caller can resume it. */

@@ -8,12 +8,16 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { HashMarks } from './hash-marks.js';
-import fs, { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
+import { UploadHasher } from './upload-hasher.js';
+import fs, { constants, createReadStream, type ReadStream } from 'node:fs';
 import { readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fd } from '../util/fd.js';
+import { FileWriter } from '../util/file-writer.js';
+import { FlowWindow } from '../util/flow.js';
+import { PooledFileReader } from '../util/pooled-reader.js';
 import { destroyAndWait, endAndClose } from '../util/streams.js';
 import type { BucketClient, DownloadStart, TransferOptions, TransferResult, UploadOptions } from './client.js';
 import { uploadIdOf } from './client.js';
@@ -25,12 +29,22 @@ import { downloadFailure, exists, localError, placeWithoutReplacing } from './lo
 import type { UploadJournal, UploadKey } from './upload-journal.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+// A large file is sent from a few reused buffers of this size: enough of
+// them to cover the bytes the client keeps in flight, and one being read.
+const SEND_CHUNK_BYTES = 2 * 1024 * 1024;
+const SEND_BUFFERS = 6;
 // Files smaller than this are not recorded in the journal: sending one
 // again costs less than two writes of the journal per file (think put -r
 // of many small files); the server checkpoints every 8 MiB anyway.
 const JOURNAL_MIN_BYTES = 8 * 1024 * 1024;
 // Resumes met by NO_SUCH_UPLOAD right after a break, before starting over.
 const UNSEEN_RETRIES = 2;
+// From this size an upload's file is read into reused buffers.
+const POOLED_READ_MIN_BYTES = 32 * 1024 * 1024;
+// From this size it is also hashed on a worker thread while the main
+// thread sends it: starting a thread costs about 30 ms of CPU, what
+// hashing 50 MiB costs here.
+const WORKER_HASH_MIN_BYTES = 64 * 1024 * 1024;
 
 export interface UploadFileOptions extends UploadOptions, RetryOptions {
   /**
@@ -59,7 +73,24 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   const protocol = await client.protocol();
   // A small file goes with its request (protocol 5): one round trip, pipelined with others.
   if (protocol >= 5 && file.size <= AT_ONCE_MAX_BYTES) return uploadSmallFile(client, file, bucket, remoteName, options);
-  if (protocol < 4) return uploadOnce(client, file, bucket, remoteName, options);
+  // Started before the first request, so the thread is up by the first byte.
+  const hasher = file.size >= WORKER_HASH_MIN_BYTES ? new UploadHasher(file.path, file.size) : undefined;
+  try {
+    return await uploadHashed(client, file, bucket, remoteName, hasher, hasher === undefined ? options : { ...options, wholeSha256: () => hasher.digest().catch(hashFailure(file)) });
+  } finally {
+    hasher?.stop();
+  }
+}
+
+function hashFailure(file: LocalFile): (error: unknown) => never {
+  return (error) => {
+    throw localError(`cannot hash ${file.path}`, error);
+  };
+}
+
+async function uploadHashed(client: BucketClient, file: LocalFile, bucket: string, remoteName: string, hasher: UploadHasher | undefined, options: UploadFileOptions): Promise<TransferResult> {
+  const localPath = file.path;
+  if ((await client.protocol()) < 4) return uploadOnce(client, file, bucket, remoteName, hasher, options);
   const retries = options.retries ?? DEFAULT_RETRIES;
   // A small file is sent again sooner than its id is written down and read back.
   const journal = file.size >= JOURNAL_MIN_BYTES ? options.journal : undefined;
@@ -77,8 +108,11 @@ export async function uploadFile(client: BucketClient, localPath: string, bucket
   }
   const watch = new StallWatch(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, () => client.dropConnection());
   const transfer = watched(options, watch);
+  // Waiting for the worker to finish hashing is local work, not a stall.
+  const wholeSha256 = options.wholeSha256;
+  if (wholeSha256 !== undefined) transfer.wholeSha256 = () => watch.paused(wholeSha256);
   try {
-    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, { ...transfer, journal }, watch, retries);
+    return await uploadWithRetries(client, file, bucket, remoteName, key, uploadId, hasher, { ...transfer, journal }, watch, retries);
   } finally {
     watch.stop();
   }
@@ -91,6 +125,7 @@ async function uploadWithRetries(
   remoteName: string,
   key: UploadKey,
   remembered: string | undefined,
+  hasher: UploadHasher | undefined,
   options: UploadFileOptions,
   watch: StallWatch,
   retries: number,
@@ -114,7 +149,7 @@ async function uploadWithRetries(
       reconnect = false;
       watch.moved();
       if (uploadId === undefined) {
-        const result = await uploadOnce(client, file, bucket, remoteName, {
+        const result = await uploadOnce(client, file, bucket, remoteName, hasher, {
           ...options,
           onUploadId: async (id) => {
             uploadId = id;
@@ -134,7 +169,9 @@ async function uploadWithRetries(
           if (heldBefore >= 0 && point.offset > heldBefore) failures = 0; // it moved forward since the last try
           heldBefore = point.offset;
           options.onResume?.({ attempt: resumes, offset: point.offset, size: point.size, ...(lastFailure === undefined ? {} : { cause: failureOf(lastFailure) }) });
-          return { source: readFrom(file, point.offset), prefixHash: await watch.paused(() => hashPrefix(file, point.offset, hashMarks.before(point.offset))) };
+          // The worker's hash goes back to the offset by itself: this one is never fed.
+          if (hasher !== undefined) return { source: readFrom(file, point.offset, hasher), prefixHash: createHash('sha256') };
+          return { source: readFrom(file, point.offset, undefined), prefixHash: await watch.paused(() => hashPrefix(file, point.offset, hashMarks.before(point.offset))) };
         },
         options,
       );
@@ -207,12 +244,12 @@ async function storedAlready(client: BucketClient, bucket: string, name: string,
 }
 
 /** One plain upload: the whole file, on the connection as it is. */
-async function uploadOnce(client: BucketClient, file: LocalFile, bucket: string, name: string, options: UploadOptions): Promise<TransferResult> {
-  const source = readFrom(file, 0);
+async function uploadOnce(client: BucketClient, file: LocalFile, bucket: string, name: string, hasher: UploadHasher | undefined, options: UploadOptions): Promise<TransferResult> {
+  const source = readFrom(file, 0, hasher);
   try {
     return await client.upload(bucket, name, source, file.size, options);
   } finally {
-    await destroyAndWait(source);
+    if (!(source instanceof PooledFileReader)) await destroyAndWait(source);
   }
 }
 
@@ -242,11 +279,22 @@ async function checkUnchanged(file: LocalFile): Promise<void> {
 }
 
 /**
- * The file's bytes from `offset` to its end, as a stream. Its buffer is
- * no larger than the file: a read allocates a whole buffer, and 4 MiB for
- * each of thousands of small files keeps the collector busy.
+ * The file's bytes from `offset` to its end. A large file is read into a
+ * few reused buffers (shared with the hashing thread, when there is one,
+ * which is fed each chunk as it goes out); a small one as a stream whose
+ * buffer is no larger than the file: a read allocates a whole buffer, and
+ * 4 MiB for each of thousands of small files keeps the collector busy.
  */
-function readFrom(file: LocalFile, offset: number): ReadStream {
+function readFrom(file: LocalFile, offset: number, hasher: UploadHasher | undefined): ReadStream | PooledFileReader {
+  // A pooled reader closes its file when the upload stops iterating it. It
+  // reads to the file's end wherever that is now, as a stream does: bytes
+  // past the size announced fail the upload (SOURCE_CHANGED).
+  const end = Number.MAX_SAFE_INTEGER;
+  if (hasher !== undefined) {
+    hasher.seek(offset);
+    return new PooledFileReader(file.path, offset, end, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS, shared: true, alsoLentTo: (chunk, at) => hasher.hash(chunk, at) });
+  }
+  if (file.size - offset >= POOLED_READ_MIN_BYTES) return new PooledFileReader(file.path, offset, end, { chunkBytes: SEND_CHUNK_BYTES, count: SEND_BUFFERS });
   const stream = createReadStream(file.path, { start: offset, highWaterMark: Math.max(1, Math.min(CHUNK_BYTES, file.size - offset)) });
   stream.on('error', () => undefined); // surfaced through the upload's reads
   return stream;
@@ -363,8 +411,7 @@ async function downloadWithRetries(client: BucketClient, bucket: string, name: s
           const named = start.sha256 !== undefined;
           // Without a recorded SHA-256 a partial could not be checked later: it lives for this download only.
           const filePath = partial?.path ?? path.join(folder, named ? partialName(base, start.sha256!) : `.bucket-${randomBytes(6).toString('hex')}.part`);
-          const file = await openPartial(filePath, partial !== undefined);
-          attempt = { path: filePath, named, start, out: hashingWriter(file, wholeHash) };
+          attempt = { path: filePath, named, start, out: await openPartial(filePath, partial !== undefined, wholeHash, offset) };
           return attempt.out;
         },
         { offset, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) },
@@ -472,42 +519,34 @@ async function findPartial(folder: string, base: string, sha256: string | undefi
   return best;
 }
 
-async function openPartial(filePath: string, append: boolean): Promise<WriteStream> {
-  const flags = append ? constants.O_WRONLY | constants.O_APPEND : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+async function openPartial(filePath: string, append: boolean, hash: Hash | undefined, offset: number): Promise<Writable> {
+  const flags = append ? constants.O_WRONLY : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
   const descriptor = await fd.open(filePath, flags, 0o644).catch((error: unknown) => {
     throw localError(`cannot write in ${path.dirname(filePath)}`, error);
   });
-  return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: CHUNK_BYTES });
+  return fileSink(descriptor, append ? offset : 0, hash);
 }
 
-/** Writes to `file`, feeding `hash` (if any) every byte; ending it closes (and fsyncs) the file. */
-function hashingWriter(file: WriteStream, hash: Hash | undefined): Writable {
-  file.on('error', () => undefined); // surfaced through the writes' callbacks and the close
+/**
+ * Writes to the open file `descriptor` from `position` on, feeding `hash`
+ * (if any) every byte. Chunks that arrive while a write is in flight go
+ * out together in one writev (a download arrives in 64 KiB pieces: one
+ * call each cost more than the copying); ending it fsyncs and closes the
+ * file, and destroying it closes the file without that.
+ */
+function fileSink(descriptor: number, position: number, hash: Hash | undefined): Writable {
+  const writer = new FileWriter(descriptor, new FlowWindow(CHUNK_BYTES), position);
   return new Writable({
     highWaterMark: CHUNK_BYTES,
     write(chunk: Buffer, _encoding, callback) {
       hash?.update(chunk);
-      file.write(chunk, (error) => callback(error ?? null));
-    },
-    // Chunks that queued up go to the file stream together, which writes them in one call.
-    writev(chunks, callback) {
-      chunks.forEach(({ chunk }, index) => {
-        const bytes = chunk as Buffer;
-        hash?.update(bytes);
-        if (index < chunks.length - 1) file.write(bytes);
-        else file.write(bytes, (error) => callback(error ?? null));
-      });
+      writer.write(chunk).then(() => callback(), callback);
     },
     final(callback) {
-      endAndClose(file).then(() => callback(), (error: Error) => callback(error));
+      writer.close().then(() => callback(), callback);
     },
     destroy(error, callback) {
-      if (file.closed) {
-        callback(error);
-        return;
-      }
-      file.once('close', () => callback(error));
-      file.destroy();
+      writer.destroy().then(() => callback(error));
     },
   });
 }
@@ -539,11 +578,11 @@ async function downloadWhole(client: BucketClient, bucket: string, name: string,
 }
 
 
-async function openExclusive(tmpPath: string): Promise<WriteStream> {
+async function openExclusive(tmpPath: string): Promise<Writable> {
   const descriptor = await fd.open(tmpPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644).catch((error: unknown) => {
     throw localError(`cannot write in ${path.dirname(tmpPath)}`, error);
   });
-  return createWriteStream('', { fd: descriptor, flush: true, highWaterMark: CHUNK_BYTES });
+  return fileSink(descriptor, 0, undefined);
 }
 
 

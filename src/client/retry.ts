@@ -58,11 +58,14 @@ export class StallWatch {
   }
 
   moved(): void {
-    this.stop();
-    if (this.#ms > 0) {
-      this.#timer = setTimeout(this.#onStall, this.#ms);
-      this.#timer.unref();
+    if (this.#ms <= 0) return;
+    // Called for every chunk: moving the one timer costs less than a new one.
+    if (this.#timer !== undefined) {
+      this.#timer.refresh();
+      return;
     }
+    this.#timer = setTimeout(this.#onStall, this.#ms);
+    this.#timer.unref();
   }
 
   stop(): void {

@@ -69,14 +69,16 @@ export function destroyAndWait(stream: Writable | Readable): Promise<void> {
  * Writes a body chunk to a stream, counting it in `window` until it has
  * been flushed: resolves at once while the window is open, so producing
  * the next chunk overlaps with sending the last; rejects if a write failed.
+ * `flushed` is called once the stream is done with the chunk's memory.
  */
-export function writeWindowed(stream: Writable, chunk: Uint8Array, window: FlowWindow): Promise<void> {
+export function writeWindowed(stream: Writable, chunk: Uint8Array, window: FlowWindow, flushed?: () => void): Promise<void> {
   if (window.failure) return Promise.reject(window.failure);
   if (stream.destroyed) return Promise.reject(new Error('stream destroyed'));
   const length = chunk.length;
   window.add(length);
   stream.write(chunk, (error?: Error | null) => {
     window.remove(length);
+    flushed?.();
     if (error) window.fail(error);
   });
   return window.open ? Promise.resolve() : window.whenOpen();

@@ -17,7 +17,7 @@ import { fd } from '../../util/fd.js';
 import type { FlowWindow } from '../../util/flow.js';
 import type { StagedUpload, StagingSink, StoredFile } from '../storage.js';
 import type { ChecksumStore } from './checksums.js';
-import { FileWriter } from './file-writer.js';
+import { FileWriter } from '../../util/file-writer.js';
 import { makeParents, pathConflict } from './folders.js';
 import { syncDir, type FsLayout } from './layout.js';
 import type { KeyedRwLock } from './locks.js';

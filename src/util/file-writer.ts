@@ -6,8 +6,8 @@
  * receiving and writing overlap and memory stays bounded.
  */
 import fs from 'node:fs';
-import { fd as fdOps } from '../../util/fd.js';
-import { FlowWindow } from '../../util/flow.js';
+import { fd as fdOps } from './fd.js';
+import { FlowWindow } from './flow.js';
 
 // A chunk up to this size, arriving while nothing is queued, is written at
 // once on the event loop (it only reaches the page cache): cheaper than a
