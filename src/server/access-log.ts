@@ -71,7 +71,13 @@ export function combineHooks(...all: Array<ServerHooks | undefined>): ServerHook
       for (const each of hooks) await each.beforeRequest?.(session, request);
     };
   }
-  if (hooks.some((each) => each.onRequestEnd)) combined.onRequestEnd = (session, record) => hooks.forEach((each) => each.onRequestEnd?.(session, record));
+  // Runs on every request: only the hooks that have one, in a plain loop.
+  const ends = hooks.filter((each) => each.onRequestEnd);
+  if (ends.length > 0) {
+    combined.onRequestEnd = (session, record) => {
+      for (const each of ends) each.onRequestEnd!(session, record);
+    };
+  }
   if (hooks.some((each) => each.onConnectionOpen)) combined.onConnectionOpen = (session) => hooks.forEach((each) => each.onConnectionOpen?.(session));
   if (hooks.some((each) => each.onConnectionClose)) combined.onConnectionClose = (session, reason) => hooks.forEach((each) => each.onConnectionClose?.(session, reason));
   if (hooks.some((each) => each.onConnectionRefused)) combined.onConnectionRefused = (address, code) => hooks.forEach((each) => each.onConnectionRefused?.(address, code));
