@@ -4,32 +4,38 @@
  * request carried (file bodies, login messages) never reaches the log;
  * only the command, its bucket and file name, and the outcome do.
  */
-import type { Logger } from './logger.js';
+import type { LogFields, Logger } from './logger.js';
 import type { CloseReason, RequestRecord, ServerHooks, Session } from './session.js';
 
 const TRANSFERS = new Set(['UPLOAD_FILE', 'DOWNLOAD_FILE']);
 
 export function accessLog(logger: Logger): ServerHooks {
+  // Each connection logs through a child that carries its id, peer and user,
+  // turned into JSON once (again after a login) rather than on every line.
+  const childOf = (fields: LogFields): Logger => (logger.child ? logger.child(fields) : withFields(logger, fields));
+  const children = new WeakMap<Session, { user: string | undefined; logger: Logger }>();
+  const logOf = (session: Session): Logger => {
+    let child = children.get(session);
+    if (child === undefined || child.user !== session.user) {
+      child = { user: session.user, logger: childOf({ conn: session.id, peer: session.peer, user: session.user }) };
+      children.set(session, child);
+    }
+    return child.logger;
+  };
   return {
     onConnectionOpen(session: Session) {
-      logger.info('connection opened', { conn: session.id, peer: session.peer });
+      logOf(session).info('connection opened');
     },
     onConnectionClose(session: Session, reason: CloseReason) {
-      logger.info('connection closed', {
-        conn: session.id,
-        peer: session.peer,
-        user: session.user,
+      logOf(session).info('connection closed', {
         reason,
         requests: session.requests,
         ms: Math.round(Date.now() - session.connectedAt.getTime()),
       });
     },
     onRequestEnd(session: Session, record: RequestRecord) {
-      const ms = Math.round(record.durationMs * 10) / 10;
+      const log = logOf(session);
       const fields = {
-        conn: session.id,
-        peer: session.peer,
-        user: session.user,
         command: record.command ?? '-',
         bucket: record.bucket,
         name: record.name,
@@ -37,14 +43,23 @@ export function accessLog(logger: Logger): ServerHooks {
         code: record.outcome,
         bytesIn: record.bytesIn,
         bytesOut: record.bytesOut,
-        ms,
+        ms: Math.round(record.durationMs * 10) / 10,
         // Bytes a second of the body's way, for transfers.
         rate: record.outcome === 'OK' && record.command !== undefined && TRANSFERS.has(record.command) && record.durationMs > 0 ? Math.round(((record.command === 'UPLOAD_FILE' ? record.bytesIn : record.bytesOut) * 1000) / record.durationMs) : undefined,
       };
-      if (record.status >= 500) logger.error('request', fields);
-      else logger.info('request', fields);
+      if (record.status >= 500) log.error('request', fields);
+      else log.info('request', fields);
     },
   };
+}
+
+/** A logger that adds `fixed` to every line, for loggers that make no children. */
+function withFields(logger: Logger, fixed: LogFields): Logger {
+  const at =
+    (method: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void =>
+      logger[method](message, { ...fixed, ...fields });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** Several observers as one: each hook runs in order; a beforeRequest that throws refuses the request. */
@@ -56,7 +71,13 @@ export function combineHooks(...all: Array<ServerHooks | undefined>): ServerHook
       for (const each of hooks) await each.beforeRequest?.(session, request);
     };
   }
-  if (hooks.some((each) => each.onRequestEnd)) combined.onRequestEnd = (session, record) => hooks.forEach((each) => each.onRequestEnd?.(session, record));
+  // Runs on every request: only the hooks that have one, in a plain loop.
+  const ends = hooks.filter((each) => each.onRequestEnd);
+  if (ends.length > 0) {
+    combined.onRequestEnd = (session, record) => {
+      for (const each of ends) each.onRequestEnd!(session, record);
+    };
+  }
   if (hooks.some((each) => each.onConnectionOpen)) combined.onConnectionOpen = (session) => hooks.forEach((each) => each.onConnectionOpen?.(session));
   if (hooks.some((each) => each.onConnectionClose)) combined.onConnectionClose = (session, reason) => hooks.forEach((each) => each.onConnectionClose?.(session, reason));
   if (hooks.some((each) => each.onConnectionRefused)) combined.onConnectionRefused = (address, code) => hooks.forEach((each) => each.onConnectionRefused?.(address, code));

@@ -4,7 +4,7 @@
  * then the event's fields); `pretty` is for people at a terminal
  * (`time level message key=value ...`). Passed in, never global.
  */
-import { pino, stdTimeFunctions, type Logger as PinoLogger } from 'pino';
+import { pino, type Logger as PinoLogger } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type LogFormat = 'json' | 'pretty';
@@ -16,6 +16,11 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * A logger whose lines all carry these fields, made once (for a
+   * connection's many lines); without it, callers pass them on every line.
+   */
+  child?(fields: LogFields): Logger;
 }
 
 /** Where log lines go: anything with a write(text). */
@@ -70,7 +75,7 @@ export function createLogger(level: LogLevel = 'info', out: LogOutput = process.
     {
       level,
       base: undefined, // no pid or hostname on every line; a supervisor adds its own
-      timestamp: stdTimeFunctions.isoTime,
+      timestamp: isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: SECRET_KEYS, remove: true },
     },
@@ -79,16 +84,31 @@ export function createLogger(level: LogLevel = 'info', out: LogOutput = process.
   return wrap(logger);
 }
 
+// pino's isoTime formats a whole Date on every line; within one second
+// only the milliseconds change, so the rest is formatted once a second.
+let timeSecond = NaN;
+let timePrefix = '';
+function isoTime(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== timeSecond) {
+    timeSecond = second;
+    timePrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`; // up to the '.'
+  }
+  const ms = now - second * 1000;
+  return `${timePrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+
 function wrap(logger: PinoLogger): Logger {
   // pino takes the fields first; undefined values are left out of the line.
+  // Its methods for levels below the threshold do nothing already.
   const at =
     (method: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
-      if (!logger.isLevelEnabled(method)) return;
       if (fields === undefined) logger[method](message);
       else logger[method](fields, message);
     };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (fields) => wrap(logger.child(fields)) };
 }
 
 export const silentLogger: Logger = {

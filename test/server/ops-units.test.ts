@@ -29,6 +29,21 @@ test('json logs: one object per line with time, level and msg; levels below the 
   assert.equal(JSON.parse(lines[1]!).level, 'error');
 });
 
+test('json logs: a child carries its fields on every line, before the line\'s own; the time is the ISO time of the line', () => {
+  const { out, lines } = capture();
+  const child = createLogger('info', out, 'json').child!({ conn: 3, peer: '1.2.3.4:5', user: undefined });
+  const before = Date.now();
+  child.info('request', { command: 'HELLO', bucket: undefined, status: 200 });
+  child.info('again');
+  const after = Date.now();
+  const first = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(first), ['level', 'time', 'conn', 'peer', 'command', 'status', 'msg']);
+  assert.deepEqual(JSON.parse(lines[1]!), { ...JSON.parse(lines[1]!), conn: 3, peer: '1.2.3.4:5', msg: 'again' });
+  const time = String(first.time);
+  assert.equal(new Date(time).toISOString(), time);
+  assert.ok(Date.parse(time) >= before && Date.parse(time) <= after);
+});
+
 test('a field named like a secret never reaches the log, whatever the caller passes', () => {
   const { out, lines } = capture();
   const logger = createLogger('debug', out, 'json');

@@ -36,3 +36,21 @@ test('FastCounter and FastHistogram render what prom-client renders for the same
     { numRuns: 100 },
   );
 });
+
+test('series are told apart by each label value, however the values look, and a counter may have no labels', async () => {
+  const ours = new Registry();
+  const theirs = new Registry();
+  const fast = new FastCounter({ name: 'y_total', help: 'y', labelNames: ['p', 'q'], registers: [ours] });
+  const slow = new Counter({ name: 'y_total', help: 'y', labelNames: ['p', 'q'], registers: [theirs] });
+  // Pairs that one joined key would have mixed up.
+  for (const [p, q] of [['a\u0000b', 'c'], ['a', 'b\u0000c'], ['', ''], ['a', 'b\u0000c']] as const) {
+    fast.add([p, q]);
+    slow.inc({ p, q });
+  }
+  const fastPlain = new FastCounter({ name: 'z_total', help: 'z', labelNames: [], registers: [ours] });
+  const slowPlain = new Counter({ name: 'z_total', help: 'z', registers: [theirs] });
+  fastPlain.add([], 2);
+  fastPlain.add([], 3);
+  slowPlain.inc(5);
+  assert.equal(await ours.metrics(), await theirs.metrics());
+});

@@ -1,7 +1,7 @@
 /**
  * Counters and histograms for what happens on every request, kept as plain
  * numbers and turned into Prometheus samples only when scraped. A request
- * adds to a few numbers found by one map lookup; prom-client's own metrics
+ * adds to a few numbers found by a map lookup per label; prom-client's own metrics
  * (which check and hash their labels on every call) cost the server several
  * percent of its small-file rate. Each series registers in a prom-client
  * Registry like any metric, and is rendered by it.
@@ -24,11 +24,16 @@ interface Series<T> {
   state: T;
 }
 
+type Level<T> = Map<string, Level<T> | Series<T>>;
+
 /** The series of a metric, one per set of label values, made on first use. */
 class SeriesTable<T> {
   readonly #labelNames: readonly string[];
   readonly #make: () => T;
-  readonly #series = new Map<string, Series<T>>();
+  // One map per label, nested: no key string is built (and hashed) per request.
+  readonly #root: Level<T> = new Map();
+  // In the order they were made, as prom-client renders them.
+  readonly #series: Array<Series<T>> = [];
 
   constructor(labelNames: readonly string[], make: () => T) {
     this.#labelNames = labelNames;
@@ -37,19 +42,30 @@ class SeriesTable<T> {
 
   /** The state for these label values (in the order of the label names). */
   of(values: readonly string[]): T {
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
-    let series = this.#series.get(key);
+    let level = this.#root;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = level.get(values[i]!) as Level<T> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(values[i]!, next);
+      }
+      level = next;
+    }
+    const key = last < 0 ? '' : values[last]!; // a metric without labels has one series
+    let series = level.get(key) as Series<T> | undefined;
     if (series === undefined) {
       const labels: Labels = {};
       this.#labelNames.forEach((name, i) => (labels[name] = values[i]!));
       series = { labels, state: this.#make() };
-      this.#series.set(key, series);
+      level.set(key, series);
+      this.#series.push(series);
     }
     return series.state;
   }
 
-  all(): IterableIterator<Series<T>> {
-    return this.#series.values();
+  all(): Iterable<Series<T>> {
+    return this.#series;
   }
 }
 
