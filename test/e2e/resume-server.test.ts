@@ -10,13 +10,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { proofRequest } from '../helpers/login.js';
+import { logIn } from '../helpers/login.js';
 import { mountTinyDisk, unmountTinyDisk } from '../helpers/disk.js';
 import { RawPeer } from '../helpers/raw.js';
 import { bucketd, newRoot } from '../helpers/bucketd.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
-import { encodeRequest } from '../../src/protocol/requests.js';
-import { ScramClient } from '../../src/protocol/scram.js';
 
 const MiB = 1024 * 1024;
 const sha = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
@@ -150,14 +148,6 @@ async function fillDisk(file: string): Promise<void> {
 }
 
 /** A connection logged in as `user`, whose password is "<user>'s password". */
-async function logIn(port: number, user: string): Promise<RawPeer> {
-  const peer = await RawPeer.connect(port);
-  const scram = new ScramClient(user, `${user}'s password`);
-  peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
-  peer.send(proofRequest(scram, await peer.line()));
-  assert.match(await peer.line(), /^200,/);
-  return peer;
-}
 
 async function stagedFiles(server: RunningServer): Promise<string[]> {
   return readdir(path.join(server.root, '.bucketd', 'uploads'));

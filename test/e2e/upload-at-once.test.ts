@@ -12,10 +12,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/client.js';
 import { BucketError } from '../../src/errors.js';
-import { encodeRequest } from '../../src/protocol/requests.js';
-import { ScramClient } from '../../src/protocol/scram.js';
 import { bucketd, newRoot } from '../helpers/bucketd.js';
-import { proofRequest } from '../helpers/login.js';
+import { logIn } from '../helpers/login.js';
 import { RawPeer } from '../helpers/raw.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
@@ -37,14 +35,6 @@ async function staged(server: RunningServer): Promise<string[]> {
   return readdir(path.join(server.root, '.bucketd', 'uploads'));
 }
 
-async function logIn(port: number, user: string): Promise<RawPeer> {
-  const peer = await RawPeer.connect(port);
-  const scram = new ScramClient(user, `${user}'s password`);
-  peer.send(encodeRequest({ command: 'LOGIN', mechanism: 'SCRAM-SHA-256', message: scram.firstMessage() }));
-  peer.send(proofRequest(scram, await peer.line()));
-  assert.match(await peer.line(), /^200,/);
-  return peer;
-}
 
 test('an upload sent at once gets one reply; every refusal drops exactly its body, even one full of requests', async () => {
   const server = await startServer({ args: ['--max-file-size', '1K'] });
