@@ -329,6 +329,7 @@ export class Connection {
         if (this.#current) this.#current.bodyPending = 0;
         this.#reader.decoder.expectBody(size, trailer);
       },
+      dropBody: (left) => this.#dropBody(left),
       guardRate: () => this.#guardRate(),
       bodyOut: (on) => {
         this.#bodyOut = on;
@@ -403,20 +404,25 @@ export class Connection {
     this.#reader.decoder.expectBody(size, false);
     const guard = this.#guardRate();
     try {
-      for (let left = size; left > 0; ) {
-        let frame: ReadResult;
-        try {
-          frame = await this.#reader.next();
-        } catch (error) {
-          throw new ConnectionGone(String(error));
-        }
-        if (frame.kind !== 'body') return 'close';
-        left -= frame.chunk.length;
-      }
-      return 'continue';
+      return await this.#dropBody(size);
     } finally {
       guard.stop();
     }
+  }
+
+  /** Reads and drops the next `left` body bytes; 'close' if the peer stops sending first. */
+  async #dropBody(left: number): Promise<Outcome> {
+    while (left > 0) {
+      let frame: ReadResult;
+      try {
+        frame = await this.#reader.next();
+      } catch (error) {
+        throw new ConnectionGone(String(error));
+      }
+      if (frame.kind !== 'body') return 'close';
+      left -= frame.chunk.length;
+    }
+    return 'continue';
   }
 
   /** Sends the reply for a handler's failure: its code, or INTERNAL. */

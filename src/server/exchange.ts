@@ -43,6 +43,8 @@ export interface Exchange {
   sendBody(data: Buffer): Promise<void>;
   next(): Promise<ReadResult>;
   expectBody(size: number): void;
+  /** Reads and drops the next `left` bytes of the body under way; 'close' if the peer stops sending first. */
+  dropBody(left: number): Promise<Outcome>;
   /** Holds a body to the server's minimum rate until the guard is stopped; the server's own waits go in `guard.paused()`. */
   guardRate(): Guard;
   /** What the request is about, for its record. */

@@ -185,7 +185,7 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
           // Sent at once: the rest is read and dropped, and the connection stays in step.
           settled = true;
           await keep(exchange, sink, bucket, upload, false);
-          if ((await skipRest(exchange, left)) === 'close') return 'close';
+          if ((await exchange.dropBody(left)) === 'close') return 'close';
           await exchange.fail(error);
           return error instanceof BucketError && error.closesConnection ? 'close' : 'continue';
         }
@@ -226,16 +226,6 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
     guard.stop();
     if (!settled) await keep(exchange, sink, bucket, upload, resumable).catch(() => undefined); // the connection failed mid-body
   }
-}
-
-/** Reads and drops the last `left` bytes of a body; 'close' if the peer stops sending first. */
-async function skipRest(exchange: Exchange, left: number): Promise<Outcome> {
-  while (left > 0) {
-    const frame = await exchange.next();
-    if (frame.kind !== 'body') return 'close';
-    left -= frame.chunk.length;
-  }
-  return 'continue';
 }
 
 /** LIST_UPLOADS[,<bucket>]: the unfinished uploads this session may resume or abort, oldest first. */
