@@ -225,7 +225,7 @@ else runMain({
     let hangups = Promise.resolve();
     process.on('SIGHUP', () => {
       hangups = hangups.then(async () => {
-        await logging.reopen();
+        logging.reopen();
         logger.info('SIGHUP', { logFile: values['log-file'], tls: reloadTls !== undefined });
         await reloadTls?.();
       });

@@ -1,0 +1,128 @@
+/**
+ * The --log-file writer: lines reach the file whole and in order, in
+ * batches (at once when a batch is full, within FLUSH_EVERY_MS otherwise);
+ * a reopen after a rotation splits old lines from new; a file that cannot
+ * be written is said once, in one line, and never stops the server.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import fc from 'fast-check';
+import { FLUSH_EVERY_MS, LogFile } from '../../src/cli/server-log-file.js';
+import { tempDir } from '../helpers/server.js';
+
+let work: string;
+let count = 0;
+const fresh = (): string => path.join(work, `log-${++count}`, 'bucketd.log');
+const line = (i: number): string => `{"n":${i},"msg":"${'x'.repeat(100)}"}\n`;
+
+before(async () => {
+  work = await tempDir('bucketd-log-file-');
+});
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+test('lines are kept until the batch is written, then reach the file whole and in order', async () => {
+  const file = fresh();
+  const log = new LogFile(file, (message) => assert.fail(message));
+  assert.ok(existsSync(file), 'created (with its folder) when opened');
+  log.write(line(1));
+  log.write(line(2));
+  assert.equal(await readFile(file, 'utf8'), '', 'a line alone waits for its batch');
+  log.flush();
+  assert.equal(await readFile(file, 'utf8'), line(1) + line(2));
+  log.close();
+});
+
+test(`a line reaches the file within ${FLUSH_EVERY_MS} ms without a flush`, async () => {
+  const file = fresh();
+  const log = new LogFile(file, (message) => assert.fail(message));
+  log.write(line(1));
+  const deadline = Date.now() + FLUSH_EVERY_MS * 10;
+  while ((await readFile(file, 'utf8')) === '') {
+    assert.ok(Date.now() < deadline, 'the batch was never written');
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_EVERY_MS / 4));
+  }
+  assert.equal(await readFile(file, 'utf8'), line(1));
+  log.close();
+});
+
+test('a full batch is written at once; a line longer than a batch is written whole, in its place', async () => {
+  const file = fresh();
+  const log = new LogFile(file, (message) => assert.fail(message));
+  let expected = '';
+  for (let i = 0; i < 1000; i++) {
+    log.write(line(i));
+    expected += line(i);
+  }
+  const written = (await stat(file)).size;
+  assert.ok(written >= 64 * 1024 - 200 && written < expected.length, `written at once: ${written} of ${expected.length} bytes`);
+  const long = `{"msg":"${'y'.repeat(200 * 1024)}"}\n`;
+  log.write(long);
+  log.write(line(-1));
+  log.flush();
+  assert.equal(await readFile(file, 'utf8'), expected + long + line(-1));
+  log.close();
+});
+
+test('property: whatever lines are written (any Unicode, any length), the file holds them in order', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ unit: 'grapheme', minLength: 30_000, maxLength: 40_000 })), { maxLength: 30 }), async (lines) => {
+      const file = fresh();
+      const log = new LogFile(file, (message) => assert.fail(message));
+      for (const each of lines) log.write(`${each}\n`);
+      log.close();
+      assert.equal(await readFile(file, 'utf8'), lines.map((each) => `${each}\n`).join(''));
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('reopen: lines before it stay in the rotated file, lines after it go to a new one', async () => {
+  const file = fresh();
+  const log = new LogFile(file, (message) => assert.fail(message));
+  log.write(line(1));
+  await rename(file, `${file}.1`);
+  log.reopen();
+  log.write(line(2));
+  log.close();
+  assert.equal(await readFile(`${file}.1`, 'utf8'), line(1));
+  assert.equal(await readFile(file, 'utf8'), line(2));
+});
+
+test('reopen that cannot open the file: said once, and the log goes on where it was', async () => {
+  const file = fresh();
+  const folder = path.dirname(file);
+  const said: string[] = [];
+  const log = new LogFile(file, (message) => said.push(message));
+  log.write(line(1));
+  // The folder is moved away and a plain file put in its place.
+  await rename(folder, `${folder}.old`);
+  await writeFile(folder, 'not a folder');
+  log.reopen();
+  log.write(line(2));
+  log.close();
+  assert.equal(said.length, 1);
+  assert.match(said[0]!, /^cannot reopen the log file .*bucketd\.log: a parent is not a folder; still writing to the file it was$/);
+  assert.equal(await readFile(path.join(`${folder}.old`, 'bucketd.log'), 'utf8'), line(1) + line(2));
+});
+
+test('a file that cannot be written at start is one readable error', async () => {
+  const blocker = path.join(work, 'blocker');
+  await writeFile(blocker, '');
+  assert.throws(() => new LogFile(path.join(blocker, 'bucketd.log'), () => undefined), /^Error: cannot write the log file .*blocker\/bucketd\.log: a parent is not a folder$/);
+  await mkdir(path.join(work, 'a-folder.log'));
+  assert.throws(() => new LogFile(path.join(work, 'a-folder.log'), () => undefined), /cannot write the log file .*: it is a folder$/);
+});
+
+test('a full disk: said once, lines dropped (memory does not grow), the server goes on', { skip: existsSync('/dev/full') ? false : 'no /dev/full here to stand for a full disk' }, () => {
+  const said: string[] = [];
+  const log = new LogFile('/dev/full', (message) => said.push(message));
+  for (let i = 0; i < 3000; i++) log.write(line(i)); // several batches
+  log.flush();
+  log.close();
+  assert.deepEqual(said, ['cannot write the log file /dev/full: no space left on the device; lines are lost until it can be written']);
+});
