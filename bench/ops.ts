@@ -1,20 +1,20 @@
 /**
  * npm run bench:ops — what logging and metrics cost on the small-file
- * workload: 4 KiB uploads on one connection, against a server with the
- * access log at info (JSON, to a file) and metrics on (scraped every
- * second), beside one with --log-level silent and no HTTP side. The ratio
- * is the result; absolute rates drift on shared machines.
+ * workload: 4 KiB uploads on one connection, against servers with the
+ * access log at info (JSON, to a file), with metrics on (scraped once a
+ * second of its work, as a Prometheus set to 1 s would), and with both, beside one with --log-level silent and no HTTP
+ * side. The ratios are the result; absolute rates drift on shared machines.
  *
  *   npm run bench:ops
  *   BENCH_FILES=5000 BENCH_ROUNDS=7 BENCH_WARM=3000 npm run bench:ops
- *   BENCH_OBSERVED=log|metrics|same npm run bench:ops   (one part alone; same: an A/A run, the noise)
+ *   BENCH_OBSERVED=full,same npm run bench:ops   (which servers beside the quiet one; same: an A/A run, the noise)
  *
- * Both servers run side by side, each with its own client connection, and
- * take turns: a batch of uploads to one, then a batch to the other, in
- * alternating order. A machine shared with other work slows down and
- * speeds up by more than the few percent measured here within seconds;
- * taking turns every few dozen milliseconds puts that drift on both sides
- * of each ratio (run back to back instead, an A/A run came out ±10%).
+ * All the servers run side by side, each with its own client connection,
+ * and take turns: a batch of uploads to each, in an order that rotates
+ * every turn. A machine shared with other work slows down and speeds up by
+ * more than the few percent measured here within seconds; taking turns
+ * every few dozen milliseconds puts that drift on both sides of each ratio
+ * (run back to back instead, an A/A run came out ±10%).
  *
  * Each server is warmed up with BENCH_WARM uploads before it is timed: a
  * server runs for days, so the steady state is what it pays. Cold, V8 is
@@ -22,8 +22,9 @@
  * CPU in the first thousand requests), and the server with more code to
  * compile looks several times dearer than it is.
  *
- * Each round starts both servers afresh; the result is the median of the
- * rounds' ratios, with the middle half of them.
+ * Each round starts all servers afresh (a process's own luck, where its
+ * memory landed, moves it by a few percent); the result is the median of
+ * the rounds' ratios, with the middle half of them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -50,9 +51,11 @@ const OBSERVED = {
   // Both sides the same: how far apart two equal servers land on this machine now.
   same: { label: 'the same as the baseline (A/A)', args: (_base: string): string[] => ['--log-level', 'silent'] },
 };
-const observedKind = (process.env.BENCH_OBSERVED ?? 'full') as keyof typeof OBSERVED;
-if (!(observedKind in OBSERVED)) throw new Error(`BENCH_OBSERVED is one of ${Object.keys(OBSERVED).join(', ')}`);
+type Kind = keyof typeof OBSERVED;
+const observedKinds = (process.env.BENCH_OBSERVED ?? 'log,metrics,full').split(',') as Kind[];
+for (const kind of observedKinds) if (!(kind in OBSERVED)) throw new Error(`BENCH_OBSERVED lists some of ${Object.keys(OBSERVED).join(', ')}`);
 const QUIET = { label: '--log-level silent, no metrics', args: (_base: string): string[] => ['--log-level', 'silent'] };
+const SIDES = [QUIET, ...observedKinds.map((kind) => OBSERVED[kind])];
 
 /** A server under test with its client, and what it has been timed at. */
 interface Side {
@@ -61,7 +64,9 @@ interface Side {
   folder: string;
   uploaded: number;
   timedMs: number;
-  scraper: NodeJS.Timeout | undefined;
+  /** Milliseconds this server has been busy with uploads, warm-up included; it is scraped once a second of them. */
+  busyMs: number;
+  scrapes: number;
 }
 
 async function startSide(folder: string, args: string[]): Promise<Side> {
@@ -69,18 +74,12 @@ async function startSide(folder: string, args: string[]): Promise<Side> {
   const client = await BucketClient.connect({ port: server.port });
   await client.createBucket(BUCKET);
   // A server that is scraped has rendered its metrics before: the first
-  // rendering compiles what every later one reuses. Then a scraper, as
-  // Prometheus would be, every second.
-  let scraper: NodeJS.Timeout | undefined;
-  if (server.httpPort !== undefined) {
-    await scrape(server.httpPort);
-    scraper = setInterval(() => void scrape(server.httpPort!), 1000);
-  }
-  return { server, client, folder, uploaded: 0, timedMs: 0, scraper };
+  // rendering compiles what every later one reuses.
+  if (server.httpPort !== undefined) await scrape(server.httpPort);
+  return { server, client, folder, uploaded: 0, timedMs: 0, busyMs: 0, scrapes: 0 };
 }
 
 async function stopSide(side: Side): Promise<void> {
-  if (side.scraper) clearInterval(side.scraper);
   await side.client.exit();
   side.server.child.kill('SIGTERM');
   await new Promise((resolve) => side.server.child.once('exit', resolve));
@@ -94,18 +93,29 @@ function scrape(port: number): Promise<void> {
   });
 }
 
-/** BATCH uploads to one side; milliseconds they took. */
+/**
+ * BATCH uploads to one side; milliseconds they took. A server with an HTTP
+ * side is scraped once a second of its own work, while it works: a
+ * scraper on the wall clock would scrape a server that waits for its turn
+ * as often as one that is busy, and charge it for the others' time.
+ */
 async function batch(side: Side, body: Buffer): Promise<number> {
   const started = performance.now();
+  const scraped = side.server.httpPort !== undefined && side.busyMs >= (side.scrapes + 1) * 1000 ? scrape(side.server.httpPort) : undefined;
+  if (scraped) side.scrapes++;
   for (let i = 0; i < BATCH; i++) await side.client.upload(BUCKET, `file-${side.uploaded++}.bin`, Readable.from([body]), SIZE);
-  return performance.now() - started;
+  await scraped;
+  const ms = performance.now() - started;
+  side.busyMs += ms;
+  return ms;
 }
 
-/** Batches to each side in turn, the order swapped every turn, until each has had `files`. */
-async function takeTurns(sides: [Side, Side], files: number, timed: boolean): Promise<void> {
+/** Batches to each side in turn, the order rotated every turn, until each has had `files`. */
+async function takeTurns(sides: Side[], files: number, timed: boolean): Promise<void> {
   const body = Buffer.alloc(SIZE, 97);
   for (let turn = 0; turn < Math.ceil(files / BATCH); turn++) {
-    for (const side of turn % 2 === 0 ? sides : [sides[1], sides[0]]) {
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(turn + i) % sides.length]!;
       const ms = await batch(side, body);
       if (timed) side.timedMs += ms;
     }
@@ -123,21 +133,22 @@ interface Result {
   cpuMsPerFile: number;
 }
 
-/** One round: both servers afresh, warmed up, then timed in turns. */
-async function measureRound(base: string, index: number): Promise<{ quiet: Result; observed: Result }> {
-  const quietFolder = path.join(base, `quiet-${index}`);
-  const observedFolder = path.join(base, `observed-${index}`);
-  const sides: [Side, Side] = [await startSide(quietFolder, QUIET.args(quietFolder)), await startSide(observedFolder, OBSERVED[observedKind].args(observedFolder))];
+/** One round: all servers afresh, warmed up, then timed in turns; a result per server, the quiet one first. */
+async function measureRound(base: string, index: number): Promise<Result[]> {
+  const sides: Side[] = [];
   try {
+    for (const [i, kind] of SIDES.entries()) {
+      const folder = path.join(base, `server-${index}-${i}`);
+      sides.push(await startSide(folder, kind.args(folder)));
+    }
     await takeTurns(sides, WARM, false);
     const before = sides.map((side) => cpuSeconds(side.server.child.pid!));
     const counted = sides.map((side) => side.uploaded);
     await takeTurns(sides, FILES, true);
-    const [quiet, observed] = sides.map((side, i): Result => {
+    return sides.map((side, i): Result => {
       const files = side.uploaded - counted[i]!;
       return { rate: files / (side.timedMs / 1000), cpuMsPerFile: ((cpuSeconds(side.server.child.pid!) - before[i]!) * 1000) / files };
     });
-    return { quiet: quiet!, observed: observed! };
   } finally {
     for (const side of sides) await stopSide(side);
   }
@@ -151,24 +162,27 @@ const percent = (fraction: number): string => `${fraction >= 0 ? '+' : ''}${(fra
 async function main(): Promise<void> {
   const base = await mkdtemp(path.join(BASE, 'bucketd-bench-ops-'));
   try {
-    const quiet: Result[] = [];
-    const observed: Result[] = [];
+    const rounds: Result[][] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const round = await measureRound(base, i);
-      quiet.push(round.quiet);
-      observed.push(round.observed);
-      console.error(`  round ${i + 1}/${ROUNDS}: throughput cost ${percent(1 - round.observed.rate / round.quiet.rate)}, CPU ${percent(round.observed.cpuMsPerFile / round.quiet.cpuMsPerFile - 1)}`);
+      rounds.push(round);
+      const costs = round.slice(1).map((each, k) => `${observedKinds[k]} ${percent(1 - each.rate / round[0]!.rate)} (CPU ${percent(each.cpuMsPerFile / round[0]!.cpuMsPerFile - 1)})`);
+      console.error(`  round ${i + 1}/${ROUNDS}: throughput cost ${costs.join(', ')}`);
     }
-    const rateRatios = observed.map((each, i) => each.rate / quiet[i]!.rate);
-    const cpuRatios = observed.map((each, i) => each.cpuMsPerFile / quiet[i]!.cpuMsPerFile);
-    const row = (label: string, results: Result[]): string =>
-      `  ${label.padEnd(36)} ${median(results.map((each) => each.rate)).toFixed(0).padStart(8)}  ${(median(results.map((each) => each.cpuMsPerFile)) * 1000).toFixed(0).padStart(5)} µs`;
-    console.log(`${FILES} uploads of ${SIZE} bytes per server after ${WARM} to warm up, two servers taking turns in batches of ${BATCH}, ${ROUNDS} rounds, medians (${BASE}):`);
-    console.log(`  ${''.padEnd(36)} ${'files/s'.padStart(8)}  server CPU per file`);
-    console.log(row(QUIET.label, quiet));
-    console.log(row(OBSERVED[observedKind].label, observed));
-    console.log(`  cost: throughput ${percent(1 - median(rateRatios))} (middle half ${percent(1 - quartile(rateRatios, 3))} to ${percent(1 - quartile(rateRatios, 1))}); server CPU per file ${percent(median(cpuRatios) - 1)} (middle half ${percent(quartile(cpuRatios, 1) - 1)} to ${percent(quartile(cpuRatios, 3) - 1)})`);
-    console.log('  (BENCH_OBSERVED=same shows the noise)');
+    console.log(`${FILES} uploads of ${SIZE} bytes per server after ${WARM} to warm up, ${SIDES.length} servers taking turns in batches of ${BATCH}, ${ROUNDS} rounds, medians (${BASE}):`);
+    console.log(`  ${''.padEnd(36)} ${'files/s'.padStart(8)}  ${'CPU/file'.padStart(8)}  throughput cost (middle half)   CPU cost (middle half)`);
+    SIDES.forEach((kind, k) => {
+      const results = rounds.map((round) => round[k]!);
+      let line = `  ${kind.label.padEnd(36)} ${median(results.map((each) => each.rate)).toFixed(0).padStart(8)}  ${(median(results.map((each) => each.cpuMsPerFile)) * 1000).toFixed(0).padStart(5)} µs`;
+      if (k > 0) {
+        const rateRatios = rounds.map((round) => round[k]!.rate / round[0]!.rate);
+        const cpuRatios = rounds.map((round) => round[k]!.cpuMsPerFile / round[0]!.cpuMsPerFile);
+        const range = (low: number, high: number): string => `(${percent(low)} to ${percent(high)})`.padEnd(18);
+        line += `  ${percent(1 - median(rateRatios)).padStart(6)} ${range(1 - quartile(rateRatios, 3), 1 - quartile(rateRatios, 1))}  ${percent(median(cpuRatios) - 1).padStart(6)} ${range(quartile(cpuRatios, 1) - 1, quartile(cpuRatios, 3) - 1)}`;
+      }
+      console.log(line);
+    });
+    if (!observedKinds.includes('same')) console.log('  (BENCH_OBSERVED=same,full adds an A/A server: the noise)');
   } finally {
     await rm(base, { recursive: true, force: true });
   }

@@ -31,7 +31,13 @@ export function startListening(args: string[], http = false): Promise<Started> {
   });
 }
 
+/** BENCH_PROFILE=FOLDER: each server writes a CPU profile there when it stops, to see where its time went. */
+function profileFlags(): string[] {
+  const folder = process.env.BENCH_PROFILE;
+  return folder ? ['--cpu-prof', `--cpu-prof-dir=${folder}`] : [];
+}
+
 /** bucketd on port 0 on `root`, as the benches run it (`args` default to `--log-level warn`). */
 export function startBucketd(root: string, args: string[] = ['--log-level', 'warn'], bucketd = BUCKETD): Promise<Started> {
-  return startListening(['--max-semi-space-size=2', bucketd, '--port', '0', ...args, root], args.includes('--http-port'));
+  return startListening(['--max-semi-space-size=2', ...profileFlags(), bucketd, '--port', '0', ...args, root], args.includes('--http-port'));
 }
