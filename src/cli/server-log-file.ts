@@ -1,13 +1,16 @@
 /**
  * The log file behind --log-file: lines gather in memory and reach the file
  * in one write per batch, as nginx's buffered access log does, so a busy
- * server pays one system call for many requests and a request never waits
- * for the log's disk. A batch is written when it holds BATCH_BYTES or
- * FLUSH_EVERY_MS after its first line, whichever comes first, and at exit.
+ * server pays one system call for many requests, not one each. A batch is
+ * written when it holds BATCH_BYTES or FLUSH_EVERY_MS after its first
+ * line, whichever comes first, and at exit.
  *
  * Writes are synchronous on purpose: a batch is written whole, in order,
  * with nothing in flight when the file is reopened or the process exits,
  * and a full disk is seen at the write that failed, not as a later event.
+ * The price is that a write blocks the server while the kernel takes it:
+ * microseconds on a local disk (the README asks for one), longer on a
+ * disk that stalls.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +19,7 @@ import { errnoOf } from '../storage/fs/os-errors.js';
 // A line reaches the file within this long, or sooner on a busy server.
 export const FLUSH_EVERY_MS = 200;
 const BATCH_BYTES = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 export class LogFile {
   private fd: number;
@@ -27,6 +31,9 @@ export class LogFile {
   private timer: NodeJS.Timeout | undefined;
   /** Set while writes fail: complained about once, not on every batch. */
   private failing = false;
+  /** Set when a write stopped part-way through a line: the next one starts on a line of its own. */
+  private cutLine = false;
+  private closed = false;
 
   /**
    * Opens (creating it and its folder) the file for appending; throws
@@ -46,6 +53,7 @@ export class LogFile {
 
   /** Takes one or more whole lines; they reach the file with the batch. */
   write(text: string): boolean {
+    if (this.closed) return false;
     // A UTF-8 character takes at most three bytes per UTF-16 unit.
     const room = BATCH_BYTES - this.batchLength;
     if (text.length * 3 > room && Buffer.byteLength(text) > room) {
@@ -73,13 +81,18 @@ export class LogFile {
   }
 
   private writeOut(data: Buffer): void {
+    let offset = 0;
     try {
-      for (let offset = 0; offset < data.length; ) offset += writeSync(this.fd, data, offset);
+      // A line cut short by a failed write is ended before anything else,
+      // so that what follows is a line of its own a parser can read.
+      if (this.cutLine && writeSync(this.fd, NEWLINE) === 1) this.cutLine = false;
+      while (offset < data.length) offset += writeSync(this.fd, data, offset);
       if (this.failing) {
         this.failing = false;
         this.complain(`writing the log file ${this.file} again`);
       }
     } catch (error) {
+      if (offset > 0 && data[offset - 1] !== NEWLINE[0]) this.cutLine = true;
       // Dropped rather than kept: a log that cannot be written must not
       // grow the server's memory until it falls over.
       if (!this.failing) {
@@ -95,6 +108,7 @@ export class LogFile {
    * opened, logging goes on where it was and says why.
    */
   reopen(): void {
+    if (this.closed) return;
     this.flush();
     let fd: number;
     try {
@@ -105,13 +119,25 @@ export class LogFile {
     }
     const old = this.fd;
     this.fd = fd;
-    closeSync(old);
+    // A new file starts with whole lines whatever the old one ended with.
+    this.cutLine = false;
+    try {
+      closeSync(old);
+    } catch (error) {
+      this.complain(`cannot close the rotated log file ${this.file}: ${reasonOf(error)}`);
+    }
   }
 
-  /** Writes out the batch and closes the file. */
+  /** Writes out the batch and closes the file; later lines are dropped. */
   close(): void {
+    if (this.closed) return;
     this.flush();
-    closeSync(this.fd);
+    this.closed = true;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Nothing is left to lose: the batch was written (or said lost) above.
+    }
   }
 }
 
@@ -127,5 +153,8 @@ export function reasonOf(error: unknown): string {
   if (code === 'ENOTDIR' || code === 'EEXIST') return 'a parent is not a folder';
   if (code === 'ENOSPC') return 'no space left on the device';
   if (code === 'EDQUOT') return 'disk quota exceeded';
+  if (code === 'EFBIG') return 'the file is larger than the system allows';
+  if (code === 'EIO') return 'input/output error on the device';
+  if (code === 'EROFS') return 'the filesystem is read-only';
   return code ?? (error instanceof Error ? error.message : String(error));
 }

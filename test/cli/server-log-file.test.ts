@@ -5,7 +5,8 @@
  * be written is said once, in one line, and never stops the server.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -31,7 +32,8 @@ test('lines are kept until the batch is written, then reach the file whole and i
   assert.ok(existsSync(file), 'created (with its folder) when opened');
   log.write(line(1));
   log.write(line(2));
-  assert.equal(await readFile(file, 'utf8'), '', 'a line alone waits for its batch');
+  // Read at once (synchronously): the batch's timer cannot fire meanwhile.
+  assert.equal(readFileSync(file, 'utf8'), '', 'a line alone waits for its batch');
   log.flush();
   assert.equal(await readFile(file, 'utf8'), line(1) + line(2));
   log.close();
@@ -125,4 +127,82 @@ test('a full disk: said once, lines dropped (memory does not grow), the server g
   log.flush();
   log.close();
   assert.deepEqual(said, ['cannot write the log file /dev/full: no space left on the device; lines are lost until it can be written']);
+});
+
+test('closed: closing again and writing after close do nothing, and touch no other file', async () => {
+  const file = fresh();
+  const log = new LogFile(file, (message) => assert.fail(message));
+  log.write(line(1));
+  log.close();
+  // Whatever opens next may get the closed file's descriptor number.
+  const other = fresh();
+  await mkdir(path.dirname(other), { recursive: true });
+  await writeFile(other, 'other\n');
+  const otherLog = new LogFile(other, (message) => assert.fail(message));
+  log.close();
+  assert.equal(log.write(line(2)), false);
+  log.flush();
+  log.reopen();
+  await new Promise((resolve) => setTimeout(resolve, FLUSH_EVERY_MS * 2));
+  otherLog.write(line(3));
+  otherLog.close();
+  assert.equal(await readFile(file, 'utf8'), line(1));
+  assert.equal(await readFile(other, 'utf8'), `other\n${line(3)}`);
+});
+
+// A disk that fills part-way through a batch takes part of it: the real
+// thing here is the file size limit (ulimit -f), which cuts a write short
+// and then refuses the rest with EFBIG, lifted afterwards with prlimit.
+const prlimit = ['/usr/bin/prlimit', '/bin/prlimit'].find((each) => existsSync(each));
+test('a write cut short mid-line: the next batch starts on a line of its own, and recovery is said', { skip: prlimit ? false : 'prlimit (util-linux) not found: cannot lift a file size limit to test a cut write' }, async () => {
+  const file = fresh();
+  const module = new URL('../../src/cli/server-log-file.js', import.meta.url).href;
+  const script = `
+    const { LogFile } = await import(${JSON.stringify(module)});
+    const log = new LogFile(${JSON.stringify(file)}, (message) => process.stdout.write('said: ' + message + '\\n'));
+    for (let i = 0; i < 40; i++) log.write('{"n":' + i + ',"msg":"${'x'.repeat(100)}"}\\n');
+    log.flush();
+    process.stdout.write('cut\\n');
+    process.stdin.once('data', () => {
+      log.write('{"n":"after"}\\n');
+      log.close();
+      process.stdout.write('done\\n');
+      process.exit(0);
+    });
+  `;
+  // 1 KiB: the batch of 40 lines (4.6 KB) is cut inside its ninth line.
+  const child = spawn('bash', ['-c', 'ulimit -S -f 1 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let exited: number | null | undefined;
+  const waiting: Array<() => void> = [];
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    waiting.splice(0).forEach((wake) => wake());
+  });
+  child.once('exit', (code) => {
+    exited = code;
+    waiting.splice(0).forEach((wake) => wake());
+  });
+  const saw = async (text: string): Promise<void> => {
+    while (!out.includes(text)) {
+      if (exited !== undefined) throw new Error(`the writer exited (${exited}) before "${text}": ${out}`);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+  };
+  await saw('cut\n');
+  assert.equal((await stat(file)).size, 1024, 'the write was cut at the size limit');
+  const lifted = spawn(prlimit!, ['--pid', String(child.pid), '--fsize=unlimited'], { stdio: 'inherit' });
+  assert.equal(await new Promise((resolve) => lifted.once('exit', resolve)), 0, 'prlimit lifted the limit');
+  child.stdin.write('go\n');
+  await saw('done\n');
+  const said = out.split('\n').filter((each) => each.startsWith('said: '));
+  assert.deepEqual(said, [`said: cannot write the log file ${file}: the file is larger than the system allows; lines are lost until it can be written`, `said: writing the log file ${file} again`]);
+  const lines = (await readFile(file, 'utf8')).split('\n');
+  assert.equal(lines.pop(), '', 'the file ends with a whole line');
+  assert.equal(lines.at(-1), '{"n":"after"}', 'the line after the cut is a line of its own');
+  const cut = lines.length - 2;
+  for (const [i, each] of lines.entries()) {
+    if (i === cut) assert.ok(!each.endsWith('}') && each.startsWith('{"n":8,'), `the cut line stays cut, alone: ${each.slice(0, 40)}`);
+    else assert.doesNotThrow(() => JSON.parse(each), `line ${i + 1} is whole`);
+  }
 });
