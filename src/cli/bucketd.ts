@@ -26,7 +26,7 @@ import {
   DEFAULT_SHUTDOWN_GRACE_MS,
   storageShareOf,
 } from '../server/server.js';
-import { errnoOf } from '../storage/fs/os-errors.js';
+import { errnoOf, fileErrorReason } from '../util/file-errors.js';
 import { UnsafeRootError } from '../storage/fs/fs-storage.js';
 import { openStorage, UnsupportedStoreError } from '../storage/open.js';
 import { VERSION } from '../version.js';
@@ -167,8 +167,7 @@ else runMain({
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
       if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
-      const code = errnoOf(error);
-      const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'it is not a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
+      const reason = fileErrorReason(error, { EEXIST: 'it is not a folder', ENOTDIR: 'it is not a folder' });
       throw new Error(`cannot use ${root} as the root folder: ${reason}`);
     });
     const users = await openAccess(root, host, values['allow-anonymous'] === true, logger);

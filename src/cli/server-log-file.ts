@@ -14,7 +14,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { errnoOf } from '../storage/fs/os-errors.js';
+import { fileErrorReason } from '../util/file-errors.js';
 
 // A line reaches the file within this long, or sooner on a busy server.
 export const FLUSH_EVERY_MS = 200;
@@ -56,9 +56,10 @@ export class LogFile {
     if (this.closed) return false;
     // A UTF-8 character takes at most three bytes per UTF-16 unit.
     const room = BATCH_BYTES - this.batchLength;
-    if (text.length * 3 > room && Buffer.byteLength(text) > room) {
+    const bytes = text.length * 3 > room ? Buffer.byteLength(text) : 0;
+    if (bytes > room) {
       this.flush();
-      if (Buffer.byteLength(text) > BATCH_BYTES) {
+      if (bytes > BATCH_BYTES) {
         this.writeOut(Buffer.from(text));
         return true;
       }
@@ -146,15 +147,5 @@ function openForAppend(file: string): number {
   return openSync(file, 'a', 0o640);
 }
 
-export function reasonOf(error: unknown): string {
-  const code = errnoOf(error);
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a folder';
-  if (code === 'ENOTDIR' || code === 'EEXIST') return 'a parent is not a folder';
-  if (code === 'ENOSPC') return 'no space left on the device';
-  if (code === 'EDQUOT') return 'disk quota exceeded';
-  if (code === 'EFBIG') return 'the file is larger than the system allows';
-  if (code === 'EIO') return 'input/output error on the device';
-  if (code === 'EROFS') return 'the filesystem is read-only';
-  return code ?? (error instanceof Error ? error.message : String(error));
-}
+// Opening FILE where a parent is a file fails with EEXIST from mkdir.
+const reasonOf = (error: unknown): string => fileErrorReason(error, { EEXIST: 'a parent is not a folder' });

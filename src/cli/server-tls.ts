@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from '../server/logger.js';
 import type { BucketServer } from '../server/server.js';
 import { createTlsContext, TlsSetupError, type CertificateSummary, type TlsFiles } from '../server/tls.js';
-import { errnoOf } from '../storage/fs/os-errors.js';
+import { fileErrorReason } from '../util/file-errors.js';
 import { UsageError } from './options.js';
 
 export interface TlsPaths {
@@ -61,9 +61,7 @@ async function readPem(file: string, option: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (error) {
-    const code = errnoOf(error);
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (code ?? String(error));
-    throw new Error(`cannot read ${option} ${file}: ${reason}`);
+    throw new Error(`cannot read ${option} ${file}: ${fileErrorReason(error)}`);
   }
 }
 

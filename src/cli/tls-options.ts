@@ -6,6 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { TlsOption } from '../client/index.js';
+import { fileErrorReason } from '../util/file-errors.js';
 import { UsageError } from './options.js';
 
 export const TLS_OPTIONS = {
@@ -52,9 +53,7 @@ async function readCa(file: string, option: string): Promise<Buffer> {
   try {
     pem = await readFile(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (code ?? String(error));
-    throw new Error(`cannot read ${option} ${file}: ${reason}`);
+    throw new Error(`cannot read ${option} ${file}: ${fileErrorReason(error)}`);
   }
   try {
     new X509Certificate(pem);

@@ -1,9 +1,8 @@
 /** The one place where operating-system errors become store error codes. */
 import { BucketError, type ErrorCode } from '../../errors.js';
+import { errnoOf } from '../../util/file-errors.js';
 
-export function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-}
+export { errnoOf };
 
 /**
  * Maps an fs error to a BucketError. `missing` says what ENOENT means at
