@@ -52,11 +52,11 @@ const OBSERVED = {
   full: { label: 'access log (JSON file) + metrics', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0'] },
   log: { label: 'access log (JSON file) only', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log')] },
   metrics: { label: 'metrics only', args: (_base: string): string[] => ['--log-level', 'silent', '--http-port', '0'] },
-  // Both sides the same: how far apart two equal servers land on this machine now.
+  // The same as the quiet server: how far apart two equal servers land on this machine now.
   same: { label: 'the same as the baseline (A/A)', args: (_base: string): string[] => ['--log-level', 'silent'] },
 };
 type Kind = keyof typeof OBSERVED;
-const observedKinds = (process.env.BENCH_OBSERVED ?? 'log,metrics,full').split(',') as Kind[];
+const observedKinds = (process.env.BENCH_OBSERVED ?? 'same,log,metrics,full').split(',') as Kind[];
 for (const kind of observedKinds) if (!(kind in OBSERVED)) throw new Error(`BENCH_OBSERVED lists some of ${Object.keys(OBSERVED).join(', ')}`);
 const QUIET = { label: '--log-level silent, no metrics', args: (_base: string): string[] => ['--log-level', 'silent'] };
 const SIDES = [QUIET, ...observedKinds.map((kind) => OBSERVED[kind])];
