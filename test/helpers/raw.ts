@@ -62,6 +62,13 @@ export class RawPeer {
     return out;
   }
 
+  /** Everything received and not read yet (after a close: the rest of what the server sent). */
+  rest(): Buffer {
+    const out = this.#buffer;
+    this.#buffer = Buffer.alloc(0);
+    return out;
+  }
+
   /** Resolves once the server has closed the connection. */
   async closedByPeer(timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
