@@ -277,3 +277,34 @@ test('at start, staged uploads whose record is damaged or names a place outside 
     await rm(path.dirname(root), { recursive: true, force: true });
   }
 });
+
+describe('FsStorage listing beside commits', () => {
+  let base: string;
+  let storage: FsStorage;
+  before(async () => {
+    base = await tempDir();
+    storage = await FsStorage.open(path.join(base, 'root'));
+  });
+  after(async () => {
+    await storage.close();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  test('a file replaced while a listing is under way is listed as one whole version, with its checksum', async () => {
+    await storage.createBucket('versions');
+    await put(storage, 'versions', 'f.bin', 'the old version\n');
+    await put(storage, 'versions', 'nested/g.bin', 'old g\n');
+    // The listing's snapshot is taken now; its checksums are read page by page, later.
+    const listing = storage.listFiles('versions');
+    await put(storage, 'versions', 'f.bin', 'the new version, longer\n');
+    await put(storage, 'versions', 'nested/g.bin', 'new g, longer\n');
+    const listed = await entries(listing);
+    assert.deepEqual(
+      listed.map((file) => [file.name, file.size, file.sha256]),
+      [
+        ['f.bin', 24, sha('the new version, longer\n')],
+        ['nested/g.bin', 14, sha('new g, longer\n')],
+      ],
+    );
+  });
+});

@@ -149,7 +149,8 @@ export class FsStorage implements Storage {
   async listFiles(bucket: string, options: ListOptions): Promise<Listing<FileInfo | FolderInfo>>;
   async listFiles(bucket: string, options: ListOptions = {}): Promise<Listing<FileInfo | FolderInfo>> {
     const dir = await this.#layout.bucketDir(bucket);
-    return listBucketFolder(bucket, dir, this.#checksums, options).catch((error: unknown) => {
+    const settle = <T>(name: string, work: () => Promise<T>): Promise<T> => this.#fileLocks.run(`${bucket}/${name}`, 'shared', work);
+    return listBucketFolder(bucket, dir, this.#checksums, settle, options).catch((error: unknown) => {
       throw fromOsError(error, 'NO_SUCH_BUCKET');
     });
   }

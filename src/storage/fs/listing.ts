@@ -30,7 +30,10 @@ const STATS_PER_SLICE = 256;
 const FILE = 1;
 const FOLDER = 2;
 
-export async function listBucketFolder(bucket: string, dir: string, checksums: ChecksumStore, options: ListOptions = {}): Promise<Listing<FileInfo | FolderInfo>> {
+/** Runs `work` while no commit or removal of the file `name` is under way (its shared lock). */
+export type FileSettler = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+export async function listBucketFolder(bucket: string, dir: string, checksums: ChecksumStore, settle: FileSettler, options: ListOptions = {}): Promise<Listing<FileInfo | FolderInfo>> {
   const prefix = normalizePrefix(options.prefix ?? '');
   const statSlice = slices(STATS_PER_SLICE);
   const { files, folders } = await walk(dir, prefix, options.delimiter === '/');
@@ -71,14 +74,28 @@ export async function listBucketFolder(bucket: string, dir: string, checksums: C
           const name = candidates[index]!;
           if (kinds[index] === FOLDER) return { kind: 'folder', name };
           const identity = { size: BigInt(sizes[index]!), mtimeNs: mtimes[index]!, ino: inodes[index]! };
-          const info: FileInfo = { name, size: sizes[index]!, modifiedAt: new Date(Number(identity.mtimeNs / 1_000_000n)) };
           const sha256 = await lookup(name, identity);
-          if (sha256 !== undefined) info.sha256 = sha256;
-          return info;
+          if (sha256 !== undefined) return fileInfo(name, identity, sha256);
+          // No record for the version seen: the file was replaced since the
+          // snapshot, or is being replaced now (the new version's record is
+          // written before its bytes are renamed in). Once the file's commit
+          // is over, what is there and its record agree: look again then.
+          return settle(name, async () => {
+            const now = await meta.lstatBig(path.join(dir, name)).catch(() => undefined);
+            if (!now?.isFile()) return fileInfo(name, identity, undefined); // removed meanwhile: as the snapshot saw it
+            const current = { size: now.size, mtimeNs: now.mtimeNs, ino: now.ino };
+            return fileInfo(name, current, await checksums.lookup(bucket, name, current));
+          });
         });
       }
     })(),
   };
+}
+
+function fileInfo(name: string, identity: { size: bigint; mtimeNs: bigint }, sha256: string | undefined): FileInfo {
+  const info: FileInfo = { name, size: Number(identity.size), modifiedAt: new Date(Number(identity.mtimeNs / 1_000_000n)) };
+  if (sha256 !== undefined) info.sha256 = sha256;
+  return info;
 }
 
 /** A function to await before each step of a loop: every `size` steps it lets the event loop turn once. */
