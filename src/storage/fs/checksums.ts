@@ -30,6 +30,12 @@ interface ChecksumRecord {
   ino: string;
 }
 
+/** A listing's look at one record: whether the name has one, and its SHA-256 if it is of the version seen. */
+export interface RecordFound {
+  recorded: boolean;
+  sha256?: string;
+}
+
 /** What tells one version of a file from another: a rename keeps all three. */
 export interface FileIdentity {
   size: bigint;
@@ -84,14 +90,18 @@ export class ChecksumStore {
   /**
    * For looking up many files of one bucket (a listing): the folder is
    * checked and read once, and only names that have a record are opened.
+   * A name with no record at all (a file put there by hand) is told apart
+   * from one whose record is of another version, which may be mid-replace.
    */
-  async bucketReader(bucket: string): Promise<(name: string, identity: FileIdentity) => Promise<string | undefined>> {
+  async bucketReader(bucket: string): Promise<(name: string, identity: FileIdentity) => Promise<RecordFound>> {
     const folders = [await this.#bucketRecords(bucket, false, false).catch(() => undefined), await this.#bucketRecords(bucket, true, false).catch(() => undefined)];
     const recorded = await Promise.all(folders.map(async (dir) => new Set(dir === undefined ? [] : await readdir(dir).catch(() => [] as string[]))));
     return async (name, identity) => {
       const nested = inFolders(name) ? 1 : 0;
       const dir = folders[nested];
-      return dir !== undefined && recorded[nested]!.has(recordName(name)) ? readRecord(dir, name, identity) : undefined;
+      if (dir === undefined || !recorded[nested]!.has(recordName(name))) return { recorded: false };
+      const sha256 = await readRecord(dir, name, identity);
+      return sha256 === undefined ? { recorded: true } : { recorded: true, sha256 };
     };
   }
 

@@ -74,9 +74,12 @@ export async function listBucketFolder(bucket: string, dir: string, checksums: C
           const name = candidates[index]!;
           if (kinds[index] === FOLDER) return { kind: 'folder', name };
           const identity = { size: BigInt(sizes[index]!), mtimeNs: mtimes[index]!, ino: inodes[index]! };
-          const sha256 = await lookup(name, identity);
-          if (sha256 !== undefined) return fileInfo(name, identity, sha256);
-          // No record for the version seen: the file was replaced since the
+          const found = await lookup(name, identity);
+          // No record at all: a file put there by hand, or one removed since
+          // the snapshot. Listed as seen, without a checksum, and without a
+          // lock: a bucket of such files lists as fast as any other.
+          if (!found.recorded || found.sha256 !== undefined) return fileInfo(name, identity, found.sha256);
+          // A record of another version: the file was replaced since the
           // snapshot, or is being replaced now (the new version's record is
           // written before its bytes are renamed in). Once the file's commit
           // is over, what is there and its record agree: look again then.
