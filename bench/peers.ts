@@ -16,7 +16,9 @@
  * - request round trips on one connection, at depth 1 and 16 pipelined:
  *   HELLO from a small driver here (a new request goes out as each reply
  *   arrives, so 16 stay outstanding) beside redis-benchmark's PING_INLINE
- *   (-c 1 -P 1 / -P 16) against redis-server;
+ *   (-c 1 -P 1 / -P 16) against redis-server, and beside an inline PING
+ *   to redis from the same small driver (the servers alone, without the
+ *   difference between a driver in C and one in Node);
  * - server memory: bucketd's VmRSS when idle after start and its VmHWM
  *   after moving the 1 GiB file up and down, beside vsftpd's listener when
  *   idle and the largest sum of VmRSS over its forked session processes,
@@ -46,7 +48,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePeers } from './peers/deps.js';
-import { helloRate, redisPingRate } from './peers/round-trips.js';
+import { helloRate, redisPingDriverRate, redisPingRate } from './peers/round-trips.js';
 import { memoryMiB, sampleRss, startBucketd, startRedis, startVsftpd, stop, type Running } from './peers/servers.js';
 
 const SIZE_MB = Number(process.env.BENCH_MB ?? 1024);
@@ -167,14 +169,16 @@ async function main(): Promise<void> {
     const empty = row('empty', 'a session that does nothing, start to end', 's', 'lower', 'vsftpd, lftp quote NOOP');
     const rt1 = row('rt1', 'round trips on 1 connection, depth 1', 'req/s', 'rate', 'redis PING, redis-benchmark -P 1');
     const rt16 = row('rt16', 'round trips on 1 connection, 16 pipelined', 'req/s', 'rate', 'redis PING, redis-benchmark -P 16');
+    const rtSame1 = row('rtSame1', 'round trips, depth 1, the same driver for both', 'req/s', 'rate', 'redis PING, the driver bucketd gets');
+    const rtSame16 = row('rtSame16', 'round trips, 16 pipelined, the same driver for both', 'req/s', 'rate', 'redis PING, the driver bucketd gets');
     const idle = row('idle', 'server RSS, idle after start', 'MiB', 'lower', 'vsftpd listener');
     const peak = row('peak', `server peak RSS, ${sizeLabel} up and down`, 'MiB', 'lower', 'vsftpd sessions (sampled)');
     const haveFtp = Boolean(vsftpd && curl);
     const haveLftp = Boolean(vsftpd && lftp);
     if (!haveFtp) for (const each of [ftpUp, ftpDown, idle, peak]) each.note = 'SKIPPED: vsftpd or curl missing';
     if (!haveLftp) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list, empty]) each.note = 'SKIPPED: vsftpd or lftp missing';
-    if (!redis) for (const each of [rt1, rt16]) each.note = 'SKIPPED: redis-server or redis-benchmark missing';
-    if (ONLY_BIG) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list, empty, rt1, rt16]) each.note = 'SKIPPED: BENCH_ONLY=big';
+    if (!redis) for (const each of [rt1, rt16, rtSame1, rtSame16]) each.note = 'SKIPPED: redis-server or redis-benchmark missing';
+    if (ONLY_BIG) for (const each of [smallUp4, smallUp1, smallDown4, smallDown1, list, empty, rt1, rt16, rtSame1, rtSame16]) each.note = 'SKIPPED: BENCH_ONLY=big';
 
     for (let round = 0; round < ROUNDS; round++) {
       const dir = path.join(base, `round-${round}`);
@@ -266,13 +270,23 @@ async function main(): Promise<void> {
       );
 
       // Round trips on one connection.
-      if (!ONLY_BIG) for (const [depth, rtRow] of [
-        [1, rt1],
-        [16, rt16],
+      // HELLO's rate counts in both rows of a depth: the same driver, the same run.
+      if (!ONLY_BIG) for (const [depth, rtRow, sameRow] of [
+        [1, rt1, rtSame1],
+        [16, rt16, rtSame16],
       ] as const) {
         await inOrder(
-          async () => void rtRow.bucketd.push(await helloRate(bucketd.port, PINGS, depth)),
-          redis ? async () => void rtRow.peerValues.push(await redisPingRate(redisBenchmark!, redis.port, PINGS, depth)) : undefined,
+          async () => {
+            const rate = await helloRate(bucketd.port, PINGS, depth);
+            rtRow.bucketd.push(rate);
+            sameRow.bucketd.push(rate);
+          },
+          redis
+            ? async () => {
+                rtRow.peerValues.push(await redisPingRate(redisBenchmark!, redis.port, PINGS, depth));
+                sameRow.peerValues.push(await redisPingDriverRate(redis.port, PINGS, depth));
+              }
+            : undefined,
         );
       }
 
