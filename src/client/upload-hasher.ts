@@ -24,7 +24,8 @@ export class UploadHasher {
 
   constructor(path: string, size: number) {
     this.#size = size;
-    this.#worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { path, size } satisfies HasherJob });
+    // Named from the folder above: this code also runs bundled into the bucket program (dist/cli).
+    this.#worker = new Worker(new URL('../client/hash-worker.js', import.meta.url), { workerData: { path, size } satisfies HasherJob });
     this.#worker.on('message', (reply: HasherReply) => {
       if (reply.kind === 'hashed') {
         const waiter = this.#hashed.get(reply.id);
