@@ -88,11 +88,14 @@ function adminProgramOf(args: readonly string[]): 'user' | 'bucket' | undefined 
 // The management commands are loaded only when asked for: a serving
 // process does not carry them.
 const adminProgram = adminProgramOf(process.argv.slice(2));
+// Set once the log is open: log lines still in a batch go out before a failure's line.
+let flushLog = (): void => undefined;
 if (adminProgram !== undefined) void import('./server-users.js').then(({ runAdminProgram }) => runAdminProgram(adminProgram));
 else runMain({
   name: 'bucketd',
   usage: USAGE,
   allowPositionals: true,
+  beforeFailure: () => flushLog(),
   options: {
     host: { type: 'string' },
     port: { type: 'string' },
@@ -163,6 +166,7 @@ else runMain({
 
     const logging = openLogging({ level: logLevel, format: logFormat, file: values['log-file'] });
     const logger = logging.logger;
+    flushLog = () => logging.flush();
     process.on('exit', () => logging.flush());
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
@@ -242,6 +246,8 @@ else runMain({
       httpLine = `bucketd http on http://${formatAddress(bound.address, bound.port)}/ (/metrics, /healthz, /readyz)\n`;
     }
     const address = await running.listen().catch(cannotListen(formatAddress(host, port)));
+    // What start-up logged (a warning about the address, a repair) is out before the address is announced.
+    logging.flush();
     process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)}${tls ? ' with TLS' : ''} (root ${storage.description})\n${httpLine}`);
     return undefined; // serves until a signal stops it
   },

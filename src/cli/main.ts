@@ -28,6 +28,8 @@ export interface Program<O extends OptionsConfig> {
    * running (a server) and ends by itself.
    */
   main(commandLine: CommandLine<O>): Promise<number | undefined>;
+  /** Called before a failure is written: what the program still holds for standard error goes first. */
+  beforeFailure?: () => void;
 }
 
 /** Ctrl-C before the program got going: exit 130, quietly. */
@@ -48,6 +50,7 @@ export function runMain<const O extends OptionsConfig>(program: Program<O>): voi
     },
     (error: unknown) => {
       if (error instanceof Interrupted) process.exit(130);
+      program.beforeFailure?.();
       const usage = usageProblem(error);
       if (usage !== undefined) {
         process.stderr.write(`${program.name}: ${usage}\n${program.usage.split('\n')[0]}\n`);

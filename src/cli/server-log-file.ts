@@ -1,7 +1,8 @@
 /**
- * The log file behind --log-file: lines gather in memory and reach the file
- * in one write per batch, as nginx's buffered access log does, so a busy
- * server pays one system call for many requests, not one each. A batch is
+ * The log writer behind --log-file, and behind standard error when no
+ * person watches it: lines gather in memory and reach the file in one
+ * write per batch, as nginx's buffered access log does, so a busy server
+ * pays one system call for many requests, not one each. A batch is
  * written when it holds BATCH_BYTES or FLUSH_EVERY_MS after its first
  * line, whichever comes first, and at exit.
  *
@@ -10,19 +11,29 @@
  * and a full disk is seen at the write that failed, not as a later event.
  * The price is that a write blocks the server while the kernel takes it:
  * microseconds on a local disk (the README asks for one), longer on a
- * disk that stalls.
+ * disk that stalls, or while a pipe's reader (journald, a container's
+ * log driver) catches up.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { errnoOf, fileErrorReason } from '../util/file-errors.js';
 import path from 'node:path';
-import { fileErrorReason } from '../util/file-errors.js';
 
 // A line reaches the file within this long, or sooner on a busy server.
 export const FLUSH_EVERY_MS = 200;
 const BATCH_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
+// A pipe whose reader lags (EAGAIN) is waited for in steps this long, at
+// most PIPE_PATIENCE_MS a batch; then the batch is given up as failed.
+const PIPE_WAIT_MS = 2;
+const PIPE_PATIENCE_MS = 5000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 export class LogFile {
   private fd: number;
+  /** What the complaints call the destination: "the log file FILE", or "standard error". */
+  private readonly label: string;
+  /** A file opened by name (reopened on SIGHUP, closed at the end), not a descriptor given. */
+  private readonly owned: boolean;
   // Lines are copied into this buffer as they come, so that each line's
   // string dies young: kept in a list until the write, every line lived
   // through garbage collections and cost the server more than making it.
@@ -43,12 +54,27 @@ export class LogFile {
   constructor(
     readonly file: string,
     private readonly complain: (message: string) => void,
+    descriptor?: number,
   ) {
+    this.owned = descriptor === undefined;
+    this.label = this.owned ? `the log file ${file}` : file;
+    if (descriptor !== undefined) {
+      this.fd = descriptor;
+      return;
+    }
     try {
       this.fd = openForAppend(file);
     } catch (error) {
       throw new Error(`cannot write the log file ${file}: ${reasonOf(error)}`);
     }
+  }
+
+  /**
+   * Standard error, batched the same way. A failure to write there cannot
+   * be said anywhere else, so it is not said: the lines are dropped.
+   */
+  static standardError(): LogFile {
+    return new LogFile('standard error', () => undefined, 2);
   }
 
   /** Takes one or more whole lines; they reach the file with the batch. */
@@ -86,11 +112,11 @@ export class LogFile {
     try {
       // A line cut short by a failed write is ended before anything else,
       // so that what follows is a line of its own a parser can read.
-      if (this.cutLine && writeSync(this.fd, NEWLINE) === 1) this.cutLine = false;
-      while (offset < data.length) offset += writeSync(this.fd, data, offset);
+      if (this.cutLine && this.writeSome(NEWLINE, 0) === 1) this.cutLine = false;
+      while (offset < data.length) offset += this.writeSome(data, offset);
       if (this.failing) {
         this.failing = false;
-        this.complain(`writing the log file ${this.file} again`);
+        this.complain(`writing ${this.label} again`);
       }
     } catch (error) {
       if (offset > 0 && data[offset - 1] !== NEWLINE[0]) this.cutLine = true;
@@ -98,7 +124,22 @@ export class LogFile {
       // grow the server's memory until it falls over.
       if (!this.failing) {
         this.failing = true;
-        this.complain(`cannot write the log file ${this.file}: ${reasonOf(error)}; lines are lost until it can be written`);
+        this.complain(`cannot write ${this.label}: ${reasonOf(error)}; lines are lost until it can be written`);
+      }
+    }
+  }
+
+  /**
+   * One write of what is left from `offset`. A non-blocking pipe that is
+   * full (its reader lags) is waited for, as a blocking write would.
+   */
+  private writeSome(data: Buffer, offset: number): number {
+    for (let waited = 0; ; waited += PIPE_WAIT_MS) {
+      try {
+        return writeSync(this.fd, data, offset);
+      } catch (error) {
+        if (errnoOf(error) !== 'EAGAIN' || waited >= PIPE_PATIENCE_MS) throw error;
+        Atomics.wait(pause, 0, 0, PIPE_WAIT_MS);
       }
     }
   }
@@ -109,7 +150,7 @@ export class LogFile {
    * opened, logging goes on where it was and says why.
    */
   reopen(): void {
-    if (this.closed) return;
+    if (this.closed || !this.owned) return;
     this.flush();
     let fd: number;
     try {
@@ -134,6 +175,7 @@ export class LogFile {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    if (!this.owned) return;
     try {
       closeSync(this.fd);
     } catch {

@@ -1,7 +1,8 @@
 /**
  * Where bucketd's log goes: standard error, or a file (--log-file) that
  * SIGHUP reopens, so logrotate can move it away. JSON lines unless a person
- * is watching (standard error on a terminal) or --log-format says so.
+ * is watching (standard error on a terminal) or --log-format says so; in
+ * batches unless a person is watching (server-log-file.ts).
  */
 import { destination } from 'pino';
 import { createLogger, type LogFormat, type Logger, type LogLevel } from '../server/logger.js';
@@ -16,10 +17,14 @@ export interface Logging {
 }
 
 export function openLogging(options: { level: LogLevel; format?: LogFormat | undefined; file?: string | undefined }): Logging {
-  const format = options.format ?? (options.file === undefined && process.stderr.isTTY ? 'pretty' : 'json');
+  const watched = process.stderr.isTTY;
+  const format = options.format ?? (options.file === undefined && watched ? 'pretty' : 'json');
   if (options.file === undefined) {
-    // Written at once, in order with everything else on standard error.
-    return { logger: createLogger(options.level, destination({ dest: 2, sync: true }), format), reopen: () => undefined, flush: () => undefined };
+    // A person watching sees each line at once; a service manager or a
+    // pipe gets them in batches, as a log file does.
+    if (watched) return { logger: createLogger(options.level, destination({ dest: 2, sync: true }), format), reopen: () => undefined, flush: () => undefined };
+    const batched = LogFile.standardError();
+    return { logger: createLogger(options.level, batched, format), reopen: () => undefined, flush: () => batched.flush() };
   }
   // Opened here, so that a file that cannot be written is one line at start.
   const file = new LogFile(options.file, (message) => process.stderr.write(`bucketd: ${message}\n`));

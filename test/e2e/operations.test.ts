@@ -120,6 +120,27 @@ test('JSON logs: one line per request and connection event, with who, what and h
   }
 });
 
+test('standard error that no person watches gets its lines in batches, each soon after its request, whole', async () => {
+  const server = await startServer({ args: ['--log-level', 'info', '--log-format', 'json'] });
+  try {
+    const client = await BucketClient.connect({ port: server.port });
+    const deadline = Date.now() + 5000;
+    // Batched, not held: the request's line arrives while the server runs on.
+    await client.createBucket('batched');
+    while (!server.stderr().includes('"command":"NEW_BUCKET"')) {
+      assert.ok(Date.now() < deadline, `no line for the request in 5 s: ${server.stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (let i = 0; i < 300; i++) await client.hello();
+    await client.exit();
+    await server.stop();
+    const requests = jsonLines(server.stderr()).filter((line) => line.msg === 'request');
+    assert.equal(requests.filter((line) => line.command === 'HELLO').length, 300, 'every HELLO has its line, whole');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--log-file: written as JSON, reopened on SIGHUP after a rotation', async () => {
   const folder = await tempDir();
   const file = path.join(folder, 'logs', 'bucketd.log');
