@@ -23,7 +23,8 @@ export const FLUSH_EVERY_MS = 200;
 const BATCH_BYTES = 64 * 1024;
 const NEWLINE = Buffer.from('\n');
 // A pipe whose reader lags (EAGAIN) is waited for in steps this long, at
-// most PIPE_PATIENCE_MS a batch; then the batch is given up as failed.
+// most PIPE_PATIENCE_MS a batch; then the batch is given up as failed, and
+// later batches are tried once each until one goes through.
 const PIPE_WAIT_MS = 2;
 const PIPE_PATIENCE_MS = 5000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -109,11 +110,15 @@ export class LogFile {
 
   private writeOut(data: Buffer): void {
     let offset = 0;
+    // A reader that lags is waited for, within one deadline for the whole
+    // batch; while writes fail, not at all (each batch tries once), so that
+    // a reader stuck for good cannot hold the server up batch after batch.
+    const deadline = this.failing ? 0 : performance.now() + PIPE_PATIENCE_MS;
     try {
       // A line cut short by a failed write is ended before anything else,
       // so that what follows is a line of its own a parser can read.
-      if (this.cutLine && this.writeSome(NEWLINE, 0) === 1) this.cutLine = false;
-      while (offset < data.length) offset += this.writeSome(data, offset);
+      if (this.cutLine && this.writeSome(NEWLINE, 0, deadline) === 1) this.cutLine = false;
+      while (offset < data.length) offset += this.writeSome(data, offset, deadline);
       if (this.failing) {
         this.failing = false;
         this.complain(`writing ${this.label} again`);
@@ -131,14 +136,15 @@ export class LogFile {
 
   /**
    * One write of what is left from `offset`. A non-blocking pipe that is
-   * full (its reader lags) is waited for, as a blocking write would.
+   * full (its reader lags) is waited for until `deadline`, as a blocking
+   * write would.
    */
-  private writeSome(data: Buffer, offset: number): number {
-    for (let waited = 0; ; waited += PIPE_WAIT_MS) {
+  private writeSome(data: Buffer, offset: number, deadline: number): number {
+    for (;;) {
       try {
         return writeSync(this.fd, data, offset);
       } catch (error) {
-        if (errnoOf(error) !== 'EAGAIN' || waited >= PIPE_PATIENCE_MS) throw error;
+        if (errnoOf(error) !== 'EAGAIN' || performance.now() >= deadline) throw error;
         Atomics.wait(pause, 0, 0, PIPE_WAIT_MS);
       }
     }

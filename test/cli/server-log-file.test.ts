@@ -208,22 +208,26 @@ test('a write cut short mid-line: the next batch starts on a line of its own, an
 });
 
 test('a pipe whose reader lags (standard error under a service manager): the writer waits for it, and every line arrives in order', async () => {
-  // The reader starts reading only after half a second, so the pipe (64 KiB)
-  // fills and the writer meets EAGAIN on its non-blocking end.
+  // The reader starts reading only after half a second, so the pipe (a
+  // socket pair of a few hundred KiB here) fills and the writer meets
+  // EAGAIN on its non-blocking end.
   const out = path.join(work, 'from-pipe.log');
   const reader = spawn(process.execPath, ['-e', `setTimeout(() => process.stdin.pipe(require('node:fs').createWriteStream(${JSON.stringify(out)})), 500)`], { stdio: ['pipe', 'ignore', 'inherit'] });
   const fd = (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd;
   assert.ok(fd > 2, 'the pipe to the reader has a descriptor of its own');
   const said: string[] = [];
   const log = new LogFile('the pipe', (message) => said.push(message), fd);
-  let expected = '';
-  for (let i = 0; i < 3000; i++) {
-    log.write(line(i)); // about 330 KiB: five times what the pipe holds
-    expected += line(i);
+  const lines: string[] = [];
+  const started = performance.now();
+  for (let i = 0; i < 40_000; i++) {
+    lines.push(line(i)); // about 4.4 MiB: many times what the pipe holds
+    log.write(lines[i]!);
   }
   log.close(); // flushes; a given descriptor is left open
+  // The writes could not all have gone through before the reader began.
+  assert.ok(performance.now() - started >= 400, 'the pipe never filled: the wait was not exercised');
   reader.stdin!.end();
   await new Promise((resolve) => reader.once('exit', resolve));
   assert.deepEqual(said, []);
-  assert.equal(await readFile(out, 'utf8'), expected);
+  assert.equal(await readFile(out, 'utf8'), lines.join(''));
 });

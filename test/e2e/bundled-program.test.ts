@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runBucket } from '../helpers/cli.js';
@@ -23,6 +23,7 @@ before(async () => {
 
 after(async () => {
   await server.stop();
+  await rm(work, { recursive: true, force: true });
 });
 
 test('the bucket program imports packages and Node modules only, none of our files', async () => {

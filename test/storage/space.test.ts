@@ -91,3 +91,18 @@ test('promises never pass the free space the last answer and our writes allow', 
     { numRuns: 300 },
   );
 });
+
+test('bytes written while the free space is being asked for count against the answer', async () => {
+  const answers: Array<(free: number) => void> = [];
+  const reserver = new SpaceReserver('/nowhere', { freeBytes: () => new Promise((resolve) => answers.push(resolve)), now: () => 0 });
+  const first = reserver.reserve(100);
+  answers.shift()!(1000);
+  const writing = await first;
+  // The second asks; the first's 100 bytes reach the disk before the answer
+  // (taken, say, just before them) comes back.
+  const second = reserver.reserve(50);
+  writing.wrote(100);
+  writing.release();
+  answers.shift()!(120);
+  await assert.rejects(second, { code: 'NO_SPACE' });
+});

@@ -95,11 +95,22 @@ export class ChecksumStore {
    */
   async bucketReader(bucket: string): Promise<(name: string, identity: FileIdentity) => Promise<RecordFound>> {
     const folders = [await this.#bucketRecords(bucket, false, false).catch(() => undefined), await this.#bucketRecords(bucket, true, false).catch(() => undefined)];
-    const recorded = await Promise.all(folders.map(async (dir) => new Set(dir === undefined ? [] : await readdir(dir).catch(() => [] as string[]))));
+    // The names with a record, or undefined when the folder could not be
+    // read (out of descriptors, an I/O error): then every name may have one.
+    const recorded = await Promise.all(
+      folders.map(async (dir) => {
+        if (dir === undefined) return new Set<string>();
+        return readdir(dir).then(
+          (names) => new Set(names),
+          (error: unknown) => (errnoOf(error) === 'ENOENT' ? new Set<string>() : undefined),
+        );
+      }),
+    );
     return async (name, identity) => {
       const nested = inFolders(name) ? 1 : 0;
       const dir = folders[nested];
-      if (dir === undefined || !recorded[nested]!.has(recordName(name))) return { recorded: false };
+      const names = recorded[nested];
+      if (dir === undefined || names?.has(recordName(name)) === false) return { recorded: false };
       const sha256 = await readRecord(dir, name, identity);
       return sha256 === undefined ? { recorded: true } : { recorded: true, sha256 };
     };

@@ -40,8 +40,10 @@ export class SpaceReserver {
   readonly #freeBytes: (dir: string) => Promise<number | undefined>;
   readonly #now: () => number;
   #reserved = 0;
-  /** The last answer, when it came, and what our uploads wrote since (no longer free, not yet in an answer). */
-  #reading: { free: number; at: number; writtenSince: number } | undefined;
+  /** Bytes our uploads have written, ever: what was written after an answer is no longer free, and not in it. */
+  #written = 0;
+  /** The last answer: the free bytes, when it was asked for, and #written then. */
+  #reading: { free: number; at: number; written: number } | undefined;
 
   constructor(dir: string, options: SpaceReserverOptions = {}) {
     this.#dir = dir;
@@ -68,7 +70,7 @@ export class SpaceReserver {
         const part = Math.min(written, outstanding);
         outstanding -= part;
         this.#reserved -= part;
-        if (this.#reading) this.#reading.writtenSince += part;
+        this.#written += part;
       },
       release: () => {
         this.#reserved -= outstanding;
@@ -81,14 +83,18 @@ export class SpaceReserver {
   #recentFree(bytes: number): number | undefined {
     const reading = this.#reading;
     if (reading === undefined || this.#now() - reading.at > READING_TTL_MS) return undefined;
-    const free = reading.free - reading.writtenSince;
+    const free = reading.free - (this.#written - reading.written);
     return free - this.#reserved - bytes > ROOM_TO_SPARE ? free : undefined;
   }
 
   async #askFree(): Promise<number | undefined> {
+    // Taken before asking: what is written while the answer comes counts
+    // against it (it may or may not be in it; counted twice is the safe side).
     const at = this.#now();
+    const written = this.#written;
     const free = await this.#freeBytes(this.#dir);
-    this.#reading = free === undefined ? undefined : { free, at, writtenSince: 0 };
-    return free;
+    // A slower answer to an earlier question never replaces a later one.
+    if (free !== undefined && (this.#reading === undefined || this.#reading.at <= at)) this.#reading = { free, at, written };
+    return free === undefined ? undefined : free - (this.#written - written);
   }
 }
