@@ -42,11 +42,25 @@ export async function fstatBig(descriptor: number): Promise<BigIntStats> {
   return fs.fstatSync(descriptor, { bigint: true });
 }
 
-/** A small bookkeeping file's text (`flags` as for open, e.g. O_NOFOLLOW). */
+// Room for any bookkeeping record in one read; reused, since reads here are synchronous.
+let smallFileBuffer = Buffer.allocUnsafe(16 * 1024);
+
+/**
+ * A small bookkeeping file's text (`flags` as for open, e.g. O_NOFOLLOW).
+ * One read, where readFileSync makes two (the second to see the end): a
+ * read of a regular file that returns less than asked has met its end.
+ * A listing reads one of these per file.
+ */
 export async function readSmallFile(target: string, flags: number): Promise<string> {
   const descriptor = fs.openSync(target, flags);
   try {
-    return fs.readFileSync(descriptor, 'utf8');
+    let length = 0;
+    for (;;) {
+      if (length === smallFileBuffer.length) smallFileBuffer = Buffer.concat([smallFileBuffer, Buffer.allocUnsafe(smallFileBuffer.length)]);
+      const read = fs.readSync(descriptor, smallFileBuffer, length, smallFileBuffer.length - length, null);
+      length += read;
+      if (read === 0 || length < smallFileBuffer.length) return smallFileBuffer.toString('utf8', 0, length);
+    }
   } finally {
     fs.closeSync(descriptor);
   }
