@@ -1,8 +1,10 @@
 /**
  * One client connection: read a request line, run its handler, repeat,
  * until EXIT, end of input, an untrustworthy stream, a deadline, or
- * shutdown. Every request ends at one point (`#finish`), which knows its
- * command, outcome, status, bytes and duration, and tells the hooks.
+ * shutdown; uploads sent at once may finish storing while the next
+ * requests are read (see serve). Every request ends at one point
+ * (`#finish`), which knows its command, outcome, status, bytes and
+ * duration, and tells the hooks.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -57,15 +59,27 @@ const LINGER_MS = 2000;
 // Item lines are sent in batches of about this size, not one write each.
 const LIST_BATCH_BYTES = 64 * 1024;
 
+// Uploads sent at once whose bodies are in and whose commits (fsyncs and
+// renames) may still run while the next requests are read, per connection.
+const MAX_COMMITS_IN_FLIGHT = 8;
+
 interface RequestState {
   command: Request['command'] | undefined;
   bucket?: string;
   name?: string;
   outcome: RequestRecord['outcome'];
   status: number;
+  /** Where its line began in the connection's input, and where its bytes ended (known once its body is in). */
   bytesIn: number;
+  bytesInEnd?: number;
+  /** Bytes of its replies and bodies handed to the socket. */
   bytesOut: number;
   started: number;
+  /** Earlier requests still committing: nothing of this one is sent before they end, so replies keep their order. */
+  after?: Promise<unknown> | undefined;
+  /** For an upload sent at once: where its body ends in the input, and what to call once it is all read. */
+  bodyEnd?: number;
+  onBodyIn?: () => void;
   /** An upload sent at once: its body follows the line, with no trailer. */
   atOnce: boolean;
   /** Bytes of such a body that no handler has taken yet: skipped after the reply, to stay in step. */
@@ -82,7 +96,8 @@ export class Connection {
   #closing = false;
   #closeReason: CloseReason = 'peer-closed';
   #shuttingDown = false;
-  #current: RequestState | undefined;
+  /** Uploads sent at once that are committing while later requests are read (see serve). */
+  readonly #committing = new Set<Promise<unknown>>();
   #lineTimer: NodeJS.Timeout | undefined;
   #lineDeadlineArmed = false;
   #awaitingLine = false;
@@ -93,11 +108,6 @@ export class Connection {
   #bodyOut = false;
   /** Replies of this turn are being gathered (see #gather). */
   #corked = false;
-  /**
-   * Bytes handed to the socket, counted here: the socket's own count
-   * walks (and copies) its queue of corked writes each time it is read.
-   */
-  #handedOut = 0;
   readonly #lender: ConnectionLender;
 
   constructor(socket: Socket, session: Session, options: ConnectionOptions) {
@@ -162,9 +172,18 @@ export class Connection {
     this.#closeWith('auth-timeout', encodeErrorReply('AUTH_TIMEOUT', `no login within ${this.#options.authTimeoutMs / 1000} s; closing`));
   }
 
-  /** Serves requests until the connection ends. Never throws. */
+  /**
+   * Serves requests until the connection ends. Never throws.
+   *
+   * Requests run one after the other, but for uploads sent at once: once
+   * such an upload's body is all read, the next request is read while it
+   * commits (its fsyncs and renames), so that pipelined small files share
+   * the folder's fsync (group commit) instead of waiting for each other's.
+   * Only another upload sent at once may start meanwhile (up to
+   * MAX_COMMITS_IN_FLIGHT); anything else waits until they are stored, so
+   * it sees them. Replies keep the order of the requests.
+   */
   async serve(): Promise<void> {
-    const exchange = this.#exchange();
     this.#options.hooks.onConnectionOpen?.(this.session);
     try {
       while (!this.#closing) {
@@ -175,11 +194,29 @@ export class Connection {
         // Closed while waiting (idle timeout, shutdown): run nothing more.
         if (frame.kind === 'end' || this.#closing) break;
         if (frame.kind === 'line-too-long') {
+          await this.#committed();
           this.#closeWith('line-too-long', encodeErrorReply('LINE_TOO_LONG', `line longer than ${frame.limit} bytes; closing`));
           break;
         }
         if (frame.kind !== 'line') continue; // Only lines come between requests.
-        const outcome = await this.#serveRequest(frame.line, lineStart, exchange);
+        const parsed = parseRequest(frame.line);
+        const sentAtOnce = parsed.ok && parsed.value.command === 'UPLOAD_FILE' && parsed.value.sha256 !== undefined;
+        if (!sentAtOnce || this.#committing.size >= MAX_COMMITS_IN_FLIGHT) await this.#committed();
+        if (this.#closing) break;
+        const state = this.#newState(lineStart);
+        const served = this.#serveRequest(parsed, state);
+        let outcome: Outcome;
+        if (sentAtOnce) {
+          const bodyIn = new Promise<'body-in'>((resolve) => (state.onBodyIn = () => resolve('body-in')));
+          const first = await Promise.race([served, bodyIn]);
+          if (first === 'body-in') {
+            this.#commitInBackground(served);
+            continue;
+          }
+          outcome = first;
+        } else {
+          outcome = await served;
+        }
         if (outcome !== 'close') this.#checkAuthDeadline();
         if (outcome === 'close') {
           if (!this.#closing && this.#closeReason !== 'exit') this.#closeReason = 'after-error';
@@ -192,6 +229,8 @@ export class Connection {
     } finally {
       clearTimeout(this.#lineTimer);
       clearTimeout(this.#authTimer);
+      // Uploads still committing end first: their replies go before the connection's last line.
+      await this.#committed();
       this.#abort.abort(new ConnectionGone('connection closed'));
       this.#closeWith(this.#closeReason);
       await this.#reader.discardRest();
@@ -199,42 +238,83 @@ export class Connection {
     }
   }
 
+  /** Until every upload committing in the background has ended (replied or failed). */
+  async #committed(): Promise<void> {
+    while (this.#committing.size > 0) await Promise.allSettled([...this.#committing]);
+  }
+
+  /**
+   * Lets an upload whose body is in finish (commit, reply, record) while
+   * the next request is read. One that ends by closing the connection
+   * closes it; the requests after it then fail as the connection went.
+   */
+  #commitInBackground(served: Promise<Outcome>): void {
+    const tracked: Promise<unknown> = served.then(
+      (outcome) => {
+        this.#committing.delete(tracked);
+        if (outcome === 'close') {
+          if (!this.#closing) this.#closeReason = 'after-error';
+          this.#closeWith(this.#closeReason);
+        } else {
+          this.#checkAuthDeadline();
+        }
+        this.#closeIfDrained();
+      },
+      (error: unknown) => {
+        this.#committing.delete(tracked);
+        this.#options.logger.debug('connection lost', { peer: this.session.peer, error: String(error) });
+        if (!this.#closing) this.#closeReason = 'error';
+        this.#closeWith(this.#closeReason);
+      },
+    );
+    this.#committing.add(tracked);
+  }
+
   /** Graceful stop: idle connections close now, busy ones after their command. */
   shutdown(): void {
     this.#shuttingDown = true;
-    if (!this.#busy) this.#closeWith('shutdown', encodeErrorReply('SHUTTING_DOWN'));
+    this.#closeIfDrained();
+  }
+
+  /** Shutting down, with nothing running: the connection closes with SHUTTING_DOWN. */
+  #closeIfDrained(): void {
+    if (this.#shuttingDown && !this.#busy && this.#committing.size === 0) this.#closeWith('shutdown', encodeErrorReply('SHUTTING_DOWN'));
   }
 
   destroy(): void {
     this.#socket.destroy();
   }
 
-  /** One request, from its line to its end; the one place where requests end. */
-  async #serveRequest(line: Buffer, lineStart: number, exchange: Exchange): Promise<Outcome> {
-    const state: RequestState = {
+  /** A request's record, begun when its line is read; `after`: the uploads still committing before it. */
+  #newState(lineStart: number): RequestState {
+    return {
       command: undefined,
       outcome: 'OK',
       status: 0,
       bytesIn: lineStart,
-      bytesOut: this.#handedOut,
+      bytesOut: 0,
       started: performance.now(),
       atOnce: false,
       bodyPending: 0,
+      after: this.#committing.size > 0 ? Promise.allSettled([...this.#committing]) : undefined,
     };
-    this.#current = state;
+  }
+
+  /** One request, from its line to its end; the one place where requests end. */
+  async #serveRequest(parsed: ReturnType<typeof parseRequest>, state: RequestState): Promise<Outcome> {
+    const exchange = this.#exchangeFor(state);
     this.session.requests++;
     let outcome: Outcome = 'continue';
     try {
-      const parsed = parseRequest(line);
       if (!parsed.ok) {
-        this.#noteError(parsed.code);
+        this.#noteError(state, parsed.code);
         if (parsed.unframed === true) {
           // A body follows whose size cannot be read: the stream is lost.
-          await this.#send(encodeErrorReply(parsed.code, `${parsed.message ?? ERRORS[parsed.code].message}; the body's size cannot be read, so the connection closes`));
+          await this.#send(state, encodeErrorReply(parsed.code, `${parsed.message ?? ERRORS[parsed.code].message}; the body's size cannot be read, so the connection closes`));
           return 'close';
         }
-        await this.#send(encodeErrorReply(parsed.code, parsed.message));
-        return parsed.body === undefined ? 'continue' : await this.#skipBody(parsed.body);
+        await this.#send(state, encodeErrorReply(parsed.code, parsed.message));
+        return parsed.body === undefined ? 'continue' : await this.#skipBody(state, parsed.body);
       }
       const request = parsed.value;
       state.command = request.command;
@@ -258,7 +338,7 @@ export class Connection {
       }
       // Refused before its body was taken (a permission, a quota, a bad
       // name): the body is read and dropped, and the next request follows.
-      if (outcome === 'continue' && state.bodyPending > 0) outcome = await this.#skipBody(state.bodyPending);
+      if (outcome === 'continue' && state.bodyPending > 0) outcome = await this.#skipBody(state, state.bodyPending);
       if (request.command === 'EXIT') this.#closeReason = 'exit';
       return outcome;
     } finally {
@@ -266,14 +346,21 @@ export class Connection {
     }
   }
 
+  /** Once a body sent at once is all read, the connection may read the next request (see serve). */
+  #checkBodyIn(state: RequestState): void {
+    if (state.bodyEnd === undefined || this.#reader.decoder.consumedBytes < state.bodyEnd) return;
+    state.bodyEnd = undefined;
+    state.bytesInEnd = this.#reader.decoder.consumedBytes;
+    state.onBodyIn?.();
+  }
+
   #finish(state: RequestState): void {
-    this.#current = undefined;
     const record: RequestRecord = {
       command: state.command,
       outcome: state.outcome,
       status: state.status,
-      bytesIn: Math.max(0, this.#reader.decoder.consumedBytes - state.bytesIn),
-      bytesOut: this.#handedOut - state.bytesOut,
+      bytesIn: Math.max(0, (state.bytesInEnd ?? this.#reader.decoder.consumedBytes) - state.bytesIn),
+      bytesOut: state.bytesOut,
       durationMs: performance.now() - state.started,
     };
     if (state.bucket !== undefined) record.bucket = state.bucket;
@@ -285,17 +372,13 @@ export class Connection {
     }
   }
 
-  #noteStatus(status: number): void {
-    if (this.#current) this.#current.status = status;
+  #noteError(state: RequestState, code: ErrorCode): void {
+    state.outcome = code;
+    state.status = ERRORS[code].status;
   }
 
-  #noteError(code: ErrorCode): void {
-    if (!this.#current) return;
-    this.#current.outcome = code;
-    this.#current.status = ERRORS[code].status;
-  }
-
-  #exchange(): Exchange {
+  /** What a handler may do, for one request: its replies and records go to `state`. */
+  #exchangeFor(state: RequestState): Exchange {
     return {
       storage: this.#options.storage,
       authority: this.#options.authority,
@@ -307,66 +390,78 @@ export class Connection {
       uploads: this.#options.uploads,
       buffers: this.#lender,
       reply: async (codec, value, message) => {
-        this.#noteStatus(codec.status);
-        await this.#send(encodeTyped(codec, value, message));
+        state.status = codec.status;
+        await this.#send(state, encodeTyped(codec, value, message));
       },
       list: (codec, take, message) =>
         this.#options.listings.run(async () => {
           const listing = await take();
-          await this.#sendList(listing, message(listing.count), (item) => encodeTypedItem(codec, item));
+          await this.#sendList(state, listing, message(listing.count), (item) => encodeTypedItem(codec, item));
         }, this.#abort.signal),
-      fail: (error) => this.#sendError(error),
-      sendBody: (data) => this.#sendBody(data),
-      // A read that fails is the connection going (a reset, a timeout that
-      // closed it): never an error of the command's own.
-      next: () =>
-        this.#reader.next().catch((error: unknown) => {
-          throw new ConnectionGone(String(error));
-        }),
+      fail: (error) => this.#sendError(state, error),
+      sendBody: (data) => this.#sendBody(state, data),
+      next: () => this.#read(state),
       expectBody: (size) => {
         // An upload sent at once has no trailer; the handler takes its body.
-        const trailer = this.#current?.atOnce !== true;
-        if (this.#current) this.#current.bodyPending = 0;
+        const trailer = !state.atOnce;
+        state.bodyPending = 0;
+        if (state.atOnce) state.bodyEnd = this.#reader.decoder.consumedBytes + size;
         this.#reader.decoder.expectBody(size, trailer);
+        this.#checkBodyIn(state);
       },
-      dropBody: (left) => this.#dropBody(left),
-      guardRate: () => this.#guardRate(),
+      dropBody: (left) => this.#dropBody(state, left),
+      guardRate: () => this.#guardRate(state),
       bodyOut: (on) => {
         this.#bodyOut = on;
       },
       describe: (target) => {
-        if (!this.#current) return;
-        if (target.bucket !== undefined) this.#current.bucket = target.bucket;
-        if (target.name !== undefined) this.#current.name = target.name;
+        if (target.bucket !== undefined) state.bucket = target.bucket;
+        if (target.name !== undefined) state.name = target.name;
       },
     };
   }
 
-  async #sendList<T>(listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer): Promise<void> {
-    this.#noteStatus(200);
+  /**
+   * The next frame of a request's body. A read that fails is the connection
+   * going (a reset, a timeout that closed it): never an error of the
+   * command's own.
+   */
+  async #read(state: RequestState): Promise<ReadResult> {
+    let frame: ReadResult;
+    try {
+      frame = await this.#reader.next();
+    } catch (error) {
+      throw new ConnectionGone(String(error));
+    }
+    this.#checkBodyIn(state);
+    return frame;
+  }
+
+  async #sendList<T>(state: RequestState, listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer): Promise<void> {
+    state.status = 200;
     // Items are lines the client counts: failing among them means closing
     // without a line, as inside a body.
-    const guard = this.#guardRate();
+    const guard = this.#guardRate(state);
     this.#bodyOut = true;
     try {
-      await this.#sendItems(listing, message, encode, guard);
+      await this.#sendItems(state, listing, message, encode, guard);
     } finally {
       this.#bodyOut = false;
       guard.stop();
     }
   }
 
-  async #sendItems<T>(listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer, guard: Guard): Promise<void> {
+  async #sendItems<T>(state: RequestState, listing: { count: number; pages: AsyncIterable<readonly T[]> }, message: string, encode: (item: T) => Buffer, guard: Guard): Promise<void> {
     const head = encodeTyped(LIST_HEAD, { count: listing.count }, message);
     const pages = listing.pages[Symbol.asyncIterator]();
     try {
-      await this.#sendPages(pages, listing.count, head, encode, guard);
+      await this.#sendPages(state, pages, listing.count, head, encode, guard);
     } finally {
       await pages.return?.();
     }
   }
 
-  async #sendPages<T>(pages: AsyncIterator<readonly T[]>, count: number, head: Buffer, encode: (item: T) => Buffer, guard: Guard): Promise<void> {
+  async #sendPages<T>(state: RequestState, pages: AsyncIterator<readonly T[]>, count: number, head: Buffer, encode: (item: T) => Buffer, guard: Guard): Promise<void> {
     let batch = [head];
     let batchBytes = 0;
     let sent = 0;
@@ -380,7 +475,7 @@ export class Connection {
         batchBytes += line.length;
         sent++;
         if (batchBytes >= LIST_BATCH_BYTES) {
-          await this.#send(Buffer.concat(batch));
+          await this.#send(state, Buffer.concat(batch));
           batch = [];
           batchBytes = 0;
         }
@@ -392,7 +487,7 @@ export class Connection {
       this.#options.logger.error('listing shorter than announced', { announced: count, sent });
       throw new ConnectionGone('listing shorter than announced');
     }
-    if (batch.length > 0) await this.#send(Buffer.concat(batch));
+    if (batch.length > 0) await this.#send(state, Buffer.concat(batch));
   }
 
   /**
@@ -400,25 +495,22 @@ export class Connection {
    * held to the minimum rate like any body; 'close' if the peer stops
    * sending first.
    */
-  async #skipBody(size: number): Promise<Outcome> {
+  async #skipBody(state: RequestState, size: number): Promise<Outcome> {
+    if (state.atOnce) state.bodyEnd = this.#reader.decoder.consumedBytes + size;
     this.#reader.decoder.expectBody(size, false);
-    const guard = this.#guardRate();
+    this.#checkBodyIn(state);
+    const guard = this.#guardRate(state);
     try {
-      return await this.#dropBody(size);
+      return await this.#dropBody(state, size);
     } finally {
       guard.stop();
     }
   }
 
   /** Reads and drops the next `left` body bytes; 'close' if the peer stops sending first. */
-  async #dropBody(left: number): Promise<Outcome> {
+  async #dropBody(state: RequestState, left: number): Promise<Outcome> {
     while (left > 0) {
-      let frame: ReadResult;
-      try {
-        frame = await this.#reader.next();
-      } catch (error) {
-        throw new ConnectionGone(String(error));
-      }
+      const frame = await this.#read(state);
       if (frame.kind !== 'body') return 'close';
       left -= frame.chunk.length;
     }
@@ -426,23 +518,21 @@ export class Connection {
   }
 
   /** Sends the reply for a handler's failure: its code, or INTERNAL. */
-  async #sendError(error: unknown): Promise<void> {
+  async #sendError(state: RequestState, error: unknown): Promise<void> {
     if (error instanceof BucketError) {
-      if (this.#current) {
-        this.#current.outcome = error.code;
-        this.#current.status = error.status;
-      }
-      await this.#send(encodeErrorReply(error.code as ErrorCode, error.message, error.details));
+      state.outcome = error.code;
+      state.status = error.status;
+      await this.#send(state, encodeErrorReply(error.code as ErrorCode, error.message, error.details));
       return;
     }
     this.#options.logger.error('unexpected error', { peer: this.session.peer, error: error instanceof Error ? error.message : String(error) });
     if (error instanceof Error && error.stack) this.#options.logger.debug('stack', { stack: error.stack });
-    this.#noteError('INTERNAL');
-    await this.#send(encodeErrorReply('INTERNAL'));
+    this.#noteError(state, 'INTERNAL');
+    await this.#send(state, encodeErrorReply('INTERNAL'));
   }
 
   /** Holds this connection's transfer to the minimum rate (see rate-guard.ts); closes it if too slow. */
-  #guardRate(): Guard {
+  #guardRate(state: RequestState): Guard {
     const { minRate, rateWindowMs } = this.#options;
     return startRateGuard(
       minRate,
@@ -450,10 +540,8 @@ export class Connection {
       () => this.#socket.bytesRead + this.#socket.bytesWritten,
       (bytes, ms) => {
         this.#options.logger.info('transfer too slow; closing', { peer: this.session.peer, bytes, ms: Math.round(ms) });
-        if (this.#current) {
-          this.#current.outcome = 'TOO_SLOW';
-          this.#current.status = ERRORS.TOO_SLOW.status;
-        }
+        state.outcome = 'TOO_SLOW';
+        state.status = ERRORS.TOO_SLOW.status;
         // A reader that stopped reading would never get a last line queued
         // behind the body: then the connection just goes.
         const stalledReader = this.#socket.writableLength > 0;
@@ -499,21 +587,26 @@ export class Connection {
     }
   }
 
-  #sendBody(data: Buffer): Promise<void> {
+  #sendBody(state: RequestState, data: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.#socket.destroyed || this.#socket.writableEnded) {
         reject(new ConnectionGone('connection closed'));
         return;
       }
-      this.#handedOut += data.length;
+      state.bytesOut += data.length;
       this.#socket.write(data, (error?: Error | null) => (error ? reject(new ConnectionGone(String(error))) : resolve()));
     });
   }
 
-  async #send(data: Buffer): Promise<void> {
+  async #send(state: RequestState, data: Buffer): Promise<void> {
+    // Not before the replies of the uploads still committing ahead of it.
+    if (state.after !== undefined) {
+      await state.after;
+      state.after = undefined;
+    }
     if (this.#socket.destroyed || this.#socket.writableEnded) throw new ConnectionGone('connection closed');
     this.#gather();
-    this.#handedOut += data.length;
+    state.bytesOut += data.length;
     try {
       await writeChunk(this.#socket, data);
     } catch (error) {

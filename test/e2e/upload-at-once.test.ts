@@ -200,6 +200,69 @@ test('the library pipelines gets the same way; a file too large to hold drops on
   }
 });
 
+test('pipelined on one connection, uploads commit while the next are read: replies in order, the last of two to one name wins, and what follows sees them all', async () => {
+  const server = await startServer({ args: ['--log-level', 'info', '--log-format', 'json'] });
+  try {
+    const peer = await RawPeer.connect(server.port);
+    const uploads = Array.from({ length: 40 }, (_, i) => ({ name: `f${String(i).padStart(2, '0')}.txt`, body: `body of file ${i}\n`.repeat(1 + (i % 7)) }));
+    // The same name twice, far apart and close together: the later must win.
+    uploads.push({ name: 'f03.txt', body: 'the third, sent again' }, { name: 'f39.txt', body: 'the last, sent again' });
+    // Refusals among them, each right behind an upload still committing: their
+    // replies (which need no commit) must still wait for the upload's.
+    const pipeline: Buffer[] = [Buffer.from('NEW_BUCKET,box\n')];
+    const expected: Array<string | RegExp> = [/^201,box,/];
+    for (const [i, { name, body }] of uploads.entries()) {
+      pipeline.push(atOnce('box', name, body));
+      expected.push(`201,box,${name},${body.length},${sha(body)} stored "${name}" (${body.length} bytes)`);
+      if (i % 3 === 0) {
+        pipeline.push(atOnce('nosuch', 'x.txt', 'HELLO\nHELLO\n'));
+        expected.push(/^404,NO_SUCH_BUCKET /);
+      } else if (i % 3 === 1) {
+        pipeline.push(atOnce('box', 'y.txt', 'content', sha('other content')));
+        expected.push(/^422,CHECKSUM_MISMATCH /);
+      }
+    }
+    pipeline.push(atOnce('box', 'z.txt', 'after the refusals'), Buffer.from('DOWNLOAD_FILE,box,f03.txt\n'));
+    expected.push(/^201,box,z\.txt,/);
+    peer.send(Buffer.concat(pipeline));
+    for (const [i, reply] of expected.entries()) {
+      const line = await peer.line();
+      if (typeof reply === 'string') assert.equal(line, reply, `reply ${i}`);
+      else assert.match(line, reply, `reply ${i}`);
+    }
+    // A download right behind the uploads sees the later of the two.
+    assert.match(await peer.line(), /^150,f03\.txt,21 /);
+    assert.equal((await peer.bytes(21)).toString(), 'the third, sent again');
+    assert.match(await peer.line(), new RegExp(`^200,${sha('the third, sent again')} `));
+    peer.send('LIST_FILE,box\n');
+    assert.match(await peer.line(), /^200,41 /);
+    const listed = new Map<string, string>();
+    for (let i = 0; i < 41; i++) {
+      const [name, , , sha256] = (await peer.line()).split(',');
+      listed.set(name!, sha256!);
+    }
+    assert.equal(listed.get('f39.txt'), sha('the last, sent again'));
+    assert.equal(listed.get('f00.txt'), sha(uploads[0]!.body));
+    peer.close();
+    await server.stop();
+    // Each upload's log line counts its own bytes, not those of the requests read while it committed.
+    const logged = server
+      .stderr()
+      .split('\n')
+      .filter((line) => line.includes('"command":"UPLOAD_FILE"') && line.includes('"code":"OK"'))
+      .map((line) => JSON.parse(line) as { name?: string; bytesIn: number; bytesOut: number });
+    assert.equal(logged.length, uploads.length + 1);
+    for (const [i, { name, body }] of uploads.entries()) {
+      const line = logged[i]!;
+      assert.equal(line.name, name);
+      assert.equal(line.bytesIn, atOnce('box', name, body).length, `bytes in of ${name}`);
+      assert.equal(line.bytesOut, `201,box,${name},${body.length},${sha(body)} stored "${name}" (${body.length} bytes)\n`.length, `bytes out of ${name}`);
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
 test('group commit: every file a client was told is stored is there, whole, after the server is killed (kill -9) and started again', async () => {
   const root = await newRoot();
   const stored = new Map<string, string>();
