@@ -573,6 +573,8 @@ export class Connection {
 
   async #nextRequestFrame(): Promise<ReadResult> {
     if (this.#shuttingDown) {
+      // Uploads whose bodies are in are stored and answered first.
+      await this.#committed();
       this.#closeWith('shutdown', encodeErrorReply('SHUTTING_DOWN'));
       return { kind: 'end' };
     }

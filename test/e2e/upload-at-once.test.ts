@@ -263,6 +263,46 @@ test('pipelined on one connection, uploads commit while the next are read: repli
   }
 });
 
+test('SIGTERM while pipelined uploads commit: every upload answered is stored, and SHUTTING_DOWN comes only after their replies', async () => {
+  const root = await newRoot();
+  let server = await startServer({ root });
+  try {
+    const peer = await RawPeer.connect(server.port);
+    peer.send('NEW_BUCKET,box\n');
+    assert.match(await peer.line(), /^201,box,/);
+    const bodies = Array.from({ length: 400 }, (_, i) => `file ${i} `.repeat(50));
+    peer.send(Buffer.concat(bodies.map((body, i) => atOnce('box', `f${i}.txt`, body))));
+    assert.match(await peer.line(), /^201,box,f0\.txt,/);
+    server.child.kill('SIGTERM');
+    // Whatever came: 201s in order, then at most one SHUTTING_DOWN, then the end.
+    const answered: number[] = [0];
+    for (;;) {
+      const line = await peer.line().catch(() => undefined);
+      if (line === undefined) break;
+      const stored = /^201,box,f(\d+)\.txt,/.exec(line);
+      if (stored) {
+        assert.equal(Number(stored[1]), answered.length, `replies in order: ${line}`);
+        answered.push(Number(stored[1]));
+        continue;
+      }
+      assert.match(line, /^503,SHUTTING_DOWN /);
+      assert.equal(await peer.line().catch(() => undefined), undefined, 'nothing after SHUTTING_DOWN');
+      break;
+    }
+    const code = server.child.exitCode ?? (await new Promise<number | null>((resolve) => server.child.once('exit', resolve)));
+    assert.equal(code, 0);
+    server = await startServer({ root });
+    const client = await BucketClient.connect({ port: server.port });
+    const listed = new Map((await client.listFiles('box')).map((file) => [file.name, file.sha256]));
+    for (const i of answered) assert.equal(listed.get(`f${i}.txt`), sha(bodies[i]!), `f${i}.txt was answered as stored`);
+    // And the other way: an upload the server took in was answered before it closed.
+    assert.equal(listed.size, answered.length, `stored ${listed.size}, answered ${answered.length}`);
+    await client.exit();
+  } finally {
+    await server.stop();
+  }
+});
+
 test('group commit: every file a client was told is stored is there, whole, after the server is killed (kill -9) and started again', async () => {
   const root = await newRoot();
   const stored = new Map<string, string>();
