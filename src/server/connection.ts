@@ -14,6 +14,7 @@ import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeTyped, encodeTypedItem, LIST_HEAD } from '../protocol/messages.js';
 import { encodeErrorReply } from '../protocol/replies.js';
 import { parseRequest, type Request } from '../protocol/requests.js';
+import { normalizeFileName } from '../storage/names.js';
 import type { Storage } from '../storage/storage.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 import type { FlowWindow } from '../util/flow.js';
@@ -86,6 +87,21 @@ interface RequestState {
   bodyPending: number;
 }
 
+/**
+ * What an upload writes to, for telling two uploads to one file apart from
+ * two to different ones (the storage's own normal form of a name). A name
+ * that is not valid is refused before it commits: it is its own target.
+ */
+function targetOf(bucket: string, name: string): string {
+  let normal = name;
+  try {
+    normal = normalizeFileName(name);
+  } catch {
+    // Refused later, with its own reply.
+  }
+  return `${bucket}/${normal}`;
+}
+
 export class Connection {
   readonly session: Session;
   readonly #socket: Socket;
@@ -98,6 +114,8 @@ export class Connection {
   #shuttingDown = false;
   /** Uploads sent at once that are committing while later requests are read (see serve). */
   readonly #committing = new Set<Promise<unknown>>();
+  /** Their targets (bucket and name): a later upload to one of them waits, so the later stays. */
+  readonly #committingTargets = new Set<string>();
   #lineTimer: NodeJS.Timeout | undefined;
   #lineDeadlineArmed = false;
   #awaitingLine = false;
@@ -200,8 +218,9 @@ export class Connection {
         }
         if (frame.kind !== 'line') continue; // Only lines come between requests.
         const parsed = parseRequest(frame.line);
-        const sentAtOnce = parsed.ok && parsed.value.command === 'UPLOAD_FILE' && parsed.value.sha256 !== undefined;
-        if (!sentAtOnce || this.#committing.size >= MAX_COMMITS_IN_FLIGHT) await this.#committed();
+        const target = parsed.ok && parsed.value.command === 'UPLOAD_FILE' && parsed.value.sha256 !== undefined ? targetOf(parsed.value.bucket, parsed.value.name) : undefined;
+        const sentAtOnce = target !== undefined;
+        if (!sentAtOnce || this.#committing.size >= MAX_COMMITS_IN_FLIGHT || this.#committingTargets.has(target)) await this.#committed();
         if (this.#closing) break;
         const state = this.#newState(lineStart);
         const served = this.#serveRequest(parsed, state);
@@ -210,7 +229,7 @@ export class Connection {
           const bodyIn = new Promise<'body-in'>((resolve) => (state.onBodyIn = () => resolve('body-in')));
           const first = await Promise.race([served, bodyIn]);
           if (first === 'body-in') {
-            this.#commitInBackground(served);
+            this.#commitInBackground(served, target);
             continue;
           }
           outcome = first;
@@ -248,10 +267,12 @@ export class Connection {
    * the next request is read. One that ends by closing the connection
    * closes it; the requests after it then fail as the connection went.
    */
-  #commitInBackground(served: Promise<Outcome>): void {
+  #commitInBackground(served: Promise<Outcome>, target: string): void {
+    this.#committingTargets.add(target);
     const tracked: Promise<unknown> = served.then(
       (outcome) => {
         this.#committing.delete(tracked);
+        this.#committingTargets.delete(target);
         if (outcome === 'close') {
           if (!this.#closing) this.#closeReason = 'after-error';
           this.#closeWith(this.#closeReason);
@@ -262,12 +283,14 @@ export class Connection {
       },
       (error: unknown) => {
         this.#committing.delete(tracked);
+        this.#committingTargets.delete(target);
         this.#options.logger.debug('connection lost', { peer: this.session.peer, error: String(error) });
         if (!this.#closing) this.#closeReason = 'error';
         this.#closeWith(this.#closeReason);
       },
     );
     this.#committing.add(tracked);
+    this.#options.logger.debug('reading on while uploads commit', { peer: this.session.peer, committing: this.#committing.size });
   }
 
   /** Graceful stop: idle connections close now, busy ones after their command. */
@@ -639,6 +662,12 @@ export class Connection {
    * for the peer first (a reader too slow to take it).
    */
   #closeWith(reason: CloseReason, lastLine?: Buffer, now = false): void {
+    if (lastLine !== undefined && !now && this.#committing.size > 0 && !this.#socket.destroyed) {
+      // A last line (a timeout, TOO_SLOW) goes after the replies of the
+      // uploads committing now, not in their place.
+      void Promise.allSettled([...this.#committing]).then(() => this.#closeWith(reason, lastLine, now));
+      return;
+    }
     if (this.#closing && lastLine === undefined) return;
     const firstClose = !this.#closing;
     if (firstClose) this.#closeReason = reason;

@@ -186,6 +186,8 @@ async function receiveBody(exchange: Exchange, bucket: string, sink: StagingSink
           settled = true;
           await keep(exchange, sink, bucket, upload, false);
           if ((await exchange.dropBody(left)) === 'close') return 'close';
+          // The body is all in: the reply may wait for uploads still committing, which is not the client's time.
+          guard.stop();
           await exchange.fail(error);
           return error instanceof BucketError && error.closesConnection ? 'close' : 'continue';
         }
