@@ -7,6 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { BucketClient, ClientError, downloadFile, uploadFile } from '../../src/client/index.js';
 import { BucketError, type ErrorCode } from '../../src/errors.js';
+import { rot } from '../helpers/bit-rot.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode | ClientError['code']): Promise<Error & { details?: readonly string[] }> {
@@ -147,11 +148,8 @@ describe('the client library against bucketd', () => {
   test('a download whose stored bytes were corrupted is refused, not kept', async () => {
     const data = Buffer.from('precious bytes');
     await client.upload('archive', 'precious.txt', Readable.from([data]), data.length);
-    // Bytes and record disagree, as after bit rot on a failing disk: the
-    // record is edited here, since editing the bytes would change the mtime.
-    const record = path.join(server.root, '.bucketd', 'sums', 'archive', 'precious.txt');
-    const fields = JSON.parse(await readFile(record, 'utf8')) as { sha256: string };
-    await writeFile(record, JSON.stringify({ ...fields, sha256: sha(Buffer.from('Precious bytes')) }));
+    // Bytes and record disagree, as after bit rot on a failing disk.
+    await rot(path.join(server.root, 'archive', 'precious.txt'), Buffer.from('Precious bytes'));
     const target = path.join(work, 'precious.txt');
     const error = await rejectsWith(downloadFile(client, 'archive', 'precious.txt', target), 'CORRUPT_FILE');
     assert.ok(error);

@@ -6,7 +6,6 @@
  * profile, BUCKET_SERVER.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,11 +14,11 @@ import { after, before, test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
 import { bucketd, newRoot } from '../helpers/bucketd.js';
 import { runBucket, type CliResult } from '../helpers/cli.js';
+import { rot } from '../helpers/bit-rot.js';
 import { startServer, tempDir, type RunningServer } from '../helpers/server.js';
 
 let server: RunningServer;
 let work: string;
-const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 const run = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> => runBucket(args, '', { cwd: work, env: { BUCKET_SERVER: undefined, BUCKET_PROFILE: undefined, BUCKET_USER: undefined, ...env } });
 const bucket = (...args: string[]): Promise<CliResult> => run(['--port', String(server.port), ...args]);
 
@@ -104,9 +103,9 @@ test('6 connection: nothing listening', async () => {
 });
 
 test('7 integrity: a stored file that fails its SHA-256 is refused by get and cat; nothing is kept', async () => {
-  const record = path.join(server.root, '.bucketd', 'sums', 'box', 'a.txt');
-  const fields = JSON.parse(await readFile(record, 'utf8')) as { sha256: string };
-  await writeFile(record, JSON.stringify({ ...fields, sha256: sha('not these bytes') }));
+  // Bit rot: other bytes, with the size, inode and time the record knows.
+  const stored = path.join(server.root, 'box', 'a.txt');
+  await rot(stored, Buffer.from('A.TXT'));
   const target = path.join(work, 'fresh');
   await mkdir(target);
   exits(await bucket('get', 'box/a.txt', target + path.sep), 7);
@@ -114,7 +113,7 @@ test('7 integrity: a stored file that fails its SHA-256 is refused by get and ca
   // cat has already written the bytes as they came: one line says they are not to be trusted.
   const cat = await bucket('cat', 'box/a.txt');
   exits(cat, 7, /^error: box\/a\.txt: .*the 5 bytes already written to standard output are not verified/);
-  assert.equal(cat.stdout, 'a.txt');
+  assert.equal(cat.stdout, 'A.TXT');
   assert.equal(cat.stderr.split('\n').length, 2, 'one line');
   const catJson = await bucket('--json', 'cat', 'box/a.txt');
   exits(catJson, 7);
@@ -122,7 +121,7 @@ test('7 integrity: a stored file that fails its SHA-256 is refused by get and ca
   const json = await bucket('--json', 'get', 'box/a.txt', target + path.sep);
   exits(json, 7);
   assert.equal((JSON.parse(json.stderr.trim()) as { code: string }).code, 'CORRUPT_FILE');
-  await writeFile(record, JSON.stringify(fields));
+  await rot(stored, Buffer.from('a.txt'));
 });
 
 test('4 refused: a wrong password, and no login where one is needed', async () => {

@@ -92,6 +92,33 @@ describe('FsStorage on disk', () => {
     await rm(path.join(root, 'linked'));
   });
 
+  test('a file changed by hand after its checksum was read is never listed or opened with the old one', async () => {
+    await put(storage, 'photos', 'edited.txt', 'the stored words');
+    await put(storage, 'photos', 'deep/edited.txt', 'the stored words');
+    // Listed and opened once: their records are now known in memory too.
+    const before = await entries(storage.listFiles('photos'));
+    for (const name of ['edited.txt', 'deep/edited.txt']) {
+      assert.equal(before.find((file) => file.name === name)?.sha256, sha('the stored words'));
+      const source = await storage.openFile('photos', name);
+      assert.equal(source.recordedSha256, sha('the stored words'));
+      await source.close();
+      // Changed in place by hand: another size and mtime, the same inode.
+      await writeFile(path.join(root, 'photos', name), 'other words, by hand');
+    }
+    const after = await entries(storage.listFiles('photos'));
+    for (const name of ['edited.txt', 'deep/edited.txt']) {
+      assert.equal(after.find((file) => file.name === name)?.sha256, undefined, `${name} is listed without a checksum`);
+      const source = await storage.openFile('photos', name);
+      assert.equal(source.recordedSha256, undefined, `${name} is opened without a checksum`);
+      await source.close();
+    }
+    // Stored again: the new checksum, whatever was known before.
+    await put(storage, 'photos', 'edited.txt', 'stored again');
+    assert.equal((await entries(storage.listFiles('photos'))).find((file) => file.name === 'edited.txt')?.sha256, sha('stored again'));
+    await storage.deleteFile('photos', 'edited.txt');
+    await storage.deleteFile('photos', 'deep/edited.txt');
+  });
+
   test('names in folders are nested folders under the bucket, removed once empty', async () => {
     await storage.createBucket('albums');
     await put(storage, 'albums', '2026/trip/img 01.jpg', 'jpeg');

@@ -20,6 +20,7 @@ import { isSha256Hex } from '../../util/sha256.js';
 import { assertRealFolders } from './layout.js';
 import { errnoOf } from './os-errors.js';
 import { randomHex } from '../../util/random-hex.js';
+import { RecordCache } from './record-cache.js';
 
 interface ChecksumRecord {
   /** Only in records of names in folders, whose file is named by a hash. */
@@ -59,6 +60,7 @@ export class ChecksumStore {
   readonly #tmpDir: string;
   readonly #guarded: string[];
   readonly #onRepair: (message: string) => void;
+  readonly #cache = new RecordCache();
 
   /** `guarded`: folders that must still be real before each use (the bookkeeping folder and these). */
   constructor(dir: string, tmpDir: string, guarded: string[], onRepair: (message: string) => void = () => undefined) {
@@ -75,16 +77,23 @@ export class ChecksumStore {
     const tmp = path.join(this.#tmpDir, `${randomHex(8)}.sum`);
     await meta.writeSmallFile(tmp, JSON.stringify(record), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW);
     // rename replaces a link at the destination; it never writes through one.
+    // Until the new record is in place, the old version's entry must not outlive it.
+    this.#cache.delete(bucket, name);
     await meta.rename(tmp, path.join(bucketDir!, recordName(name))).catch(async (error: unknown) => {
       await rm(tmp, { force: true });
       throw error;
     });
+    this.#cache.set(bucket, name, sha256, identity);
   }
 
   /** The recorded SHA-256, if there is a record and it still matches. */
   async lookup(bucket: string, name: string, identity: FileIdentity): Promise<string | undefined> {
+    const known = this.#cache.get(bucket, name, identity);
+    if (known !== undefined) return known;
     const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false).catch(() => undefined);
-    return bucketDir === undefined ? undefined : readRecord(bucketDir, name, identity);
+    const sha256 = bucketDir === undefined ? undefined : await readRecord(bucketDir, name, identity);
+    if (sha256 !== undefined) this.#cache.set(bucket, name, sha256, identity);
+    return sha256;
   }
 
   /**
@@ -107,22 +116,28 @@ export class ChecksumStore {
       }),
     );
     return async (name, identity) => {
+      const known = this.#cache.get(bucket, name, identity);
+      if (known !== undefined) return { recorded: true, sha256: known };
       const nested = inFolders(name) ? 1 : 0;
       const dir = folders[nested];
       const names = recorded[nested];
       if (dir === undefined || names?.has(recordName(name)) === false) return { recorded: false };
       const sha256 = await readRecord(dir, name, identity);
-      return sha256 === undefined ? { recorded: true } : { recorded: true, sha256 };
+      if (sha256 === undefined) return { recorded: true };
+      this.#cache.set(bucket, name, sha256, identity);
+      return { recorded: true, sha256 };
     };
   }
 
   async forget(bucket: string, name: string): Promise<void> {
+    this.#cache.delete(bucket, name);
     const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false);
     if (bucketDir !== undefined) await rm(path.join(bucketDir, recordName(name)), { force: true });
   }
 
   /** rm removes a link itself, never what it points to. */
   async forgetBucket(bucket: string): Promise<void> {
+    this.#cache.deleteBucket(bucket);
     await assertRealFolders(...this.#guarded);
     await rm(path.join(this.#dir, bucket), { recursive: true, force: true });
     await this.#realFolder(path.join(this.#dir, IN_FOLDERS), false);

@@ -1,0 +1,80 @@
+/**
+ * The in-memory copy of checksum records: an entry answers only for the
+ * version of the file it describes, the oldest go first past the limit,
+ * and a bucket's entries go with it (and no other bucket's).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { RecordCache } from '../../src/storage/fs/record-cache.js';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const version = (size: number, mtimeNs: number, ino: number): { size: bigint; mtimeNs: bigint; ino: bigint } => ({ size: BigInt(size), mtimeNs: BigInt(mtimeNs), ino: BigInt(ino) });
+
+test('an entry answers for its own version only: size, mtime and inode must all match', () => {
+  const cache = new RecordCache();
+  cache.set('box', 'a.txt', A, version(5, 1000, 7));
+  assert.equal(cache.get('box', 'a.txt', version(5, 1000, 7)), A);
+  assert.equal(cache.get('box', 'a.txt', version(6, 1000, 7)), undefined);
+  assert.equal(cache.get('box', 'a.txt', version(5, 1001, 7)), undefined);
+  assert.equal(cache.get('box', 'a.txt', version(5, 1000, 8)), undefined);
+  assert.equal(cache.get('box', 'b.txt', version(5, 1000, 7)), undefined);
+  assert.equal(cache.get('other', 'a.txt', version(5, 1000, 7)), undefined);
+  cache.set('box', 'a.txt', B, version(9, 2000, 8));
+  assert.equal(cache.get('box', 'a.txt', version(5, 1000, 7)), undefined, 'the old version is forgotten');
+  assert.equal(cache.get('box', 'a.txt', version(9, 2000, 8)), B);
+  cache.delete('box', 'a.txt');
+  assert.equal(cache.get('box', 'a.txt', version(9, 2000, 8)), undefined);
+});
+
+test('past its limit, the entry set longest ago goes first', () => {
+  const cache = new RecordCache(3);
+  for (const name of ['1', '2', '3']) cache.set('box', name, A, version(1, 1, 1));
+  cache.set('box', '1', A, version(1, 1, 1)); // set again: now the newest
+  cache.set('box', '4', A, version(1, 1, 1));
+  assert.equal(cache.size, 3);
+  assert.equal(cache.get('box', '2', version(1, 1, 1)), undefined);
+  for (const name of ['1', '3', '4']) assert.equal(cache.get('box', name, version(1, 1, 1)), A, name);
+});
+
+test('a bucket deleted takes its entries, and only its own (not those of a bucket whose name it begins)', () => {
+  const cache = new RecordCache();
+  cache.set('box', 'a.txt', A, version(1, 1, 1));
+  cache.set('box', 'dir/b.txt', A, version(1, 1, 1));
+  cache.set('box2', 'a.txt', B, version(1, 1, 1));
+  cache.deleteBucket('box');
+  assert.equal(cache.get('box', 'a.txt', version(1, 1, 1)), undefined);
+  assert.equal(cache.get('box', 'dir/b.txt', version(1, 1, 1)), undefined);
+  assert.equal(cache.get('box2', 'a.txt', version(1, 1, 1)), B);
+});
+
+test('property: whatever is set, deleted and evicted, an answer is always the last SHA-256 set for exactly that version', () => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('set' as const), name: fc.constantFrom('a', 'b', 'c', 'd'), sha: fc.constantFrom(A, B), size: fc.nat(2) }),
+    fc.record({ kind: fc.constant('delete' as const), name: fc.constantFrom('a', 'b', 'c', 'd') }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const cache = new RecordCache(3);
+      const truth = new Map<string, { sha: string; size: number }>();
+      for (const each of ops) {
+        if (each.kind === 'set') {
+          cache.set('box', each.name, each.sha, version(each.size, 1, 1));
+          truth.set(each.name, { sha: each.sha, size: each.size });
+        } else {
+          cache.delete('box', each.name);
+          truth.delete(each.name);
+        }
+        for (const name of ['a', 'b', 'c', 'd']) {
+          for (const size of [0, 1, 2]) {
+            const answer = cache.get('box', name, version(size, 1, 1));
+            const known = truth.get(name);
+            // Evicted entries may be missing; a present one is never wrong.
+            if (answer !== undefined) assert.ok(known !== undefined && known.size === size && known.sha === answer);
+          }
+        }
+      }
+    }),
+  );
+});
