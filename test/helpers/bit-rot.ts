@@ -19,7 +19,11 @@ export async function rot(file: string, bytes: Buffer): Promise<void> {
   }
   const seconds = before.mtimeNs / 1_000_000_000n;
   const nanos = (before.mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
-  execFileSync('touch', ['-m', '-d', `@${seconds}.${nanos}`, file]);
+  try {
+    execFileSync('touch', ['-m', '-d', `@${seconds}.${nanos}`, file], { stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`bit rot needs GNU touch (coreutils), which takes nanoseconds: ${String(error)}`);
+  }
   const after = await stat(file, { bigint: true });
   if (after.mtimeNs !== before.mtimeNs || after.ino !== before.ino) throw new Error(`could not keep ${file}'s identity while changing its bytes`);
 }

@@ -29,13 +29,22 @@ test('an entry answers for its own version only: size, mtime and inode must all 
 });
 
 test('past its limit, the entry set longest ago goes first', () => {
-  const cache = new RecordCache(3);
+  const cache = new RecordCache(3 * (2 * 'box\0x'.length + 330));
   for (const name of ['1', '2', '3']) cache.set('box', name, A, version(1, 1, 1));
   cache.set('box', '1', A, version(1, 1, 1)); // set again: now the newest
   cache.set('box', '4', A, version(1, 1, 1));
   assert.equal(cache.size, 3);
   assert.equal(cache.get('box', '2', version(1, 1, 1)), undefined);
   for (const name of ['1', '3', '4']) assert.equal(cache.get('box', name, version(1, 1, 1)), A, name);
+});
+
+test('long names count for more: the limit is in bytes, not entries', () => {
+  const cache = new RecordCache(10_000);
+  for (let i = 0; i < 100; i++) cache.set('box', `${i}`.padStart(1000, 'n'), A, version(1, 1, 1));
+  // About 2.3 KB each: four fit.
+  assert.equal(cache.size, 4);
+  for (let i = 0; i < 100; i++) cache.set('box', `short-${i}`, A, version(1, 1, 1));
+  assert.ok(cache.size >= 25 && cache.size <= 30, `${cache.size} short entries`);
 });
 
 test('a bucket deleted takes its entries, and only its own (not those of a bucket whose name it begins)', () => {
@@ -56,7 +65,7 @@ test('property: whatever is set, deleted and evicted, an answer is always the la
   );
   fc.assert(
     fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-      const cache = new RecordCache(3);
+      const cache = new RecordCache(3 * (2 * 'box\0x'.length + 330));
       const truth = new Map<string, { sha: string; size: number }>();
       for (const each of ops) {
         if (each.kind === 'set') {

@@ -131,17 +131,27 @@ export class ChecksumStore {
 
   async forget(bucket: string, name: string): Promise<void> {
     this.#cache.delete(bucket, name);
-    const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false);
-    if (bucketDir !== undefined) await rm(path.join(bucketDir, recordName(name)), { force: true });
+    try {
+      const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false);
+      if (bucketDir !== undefined) await rm(path.join(bucketDir, recordName(name)), { force: true });
+    } finally {
+      // Again once the record is gone: a reader meanwhile may have read it back in.
+      this.#cache.delete(bucket, name);
+    }
   }
 
   /** rm removes a link itself, never what it points to. */
   async forgetBucket(bucket: string): Promise<void> {
     this.#cache.deleteBucket(bucket);
-    await assertRealFolders(...this.#guarded);
-    await rm(path.join(this.#dir, bucket), { recursive: true, force: true });
-    await this.#realFolder(path.join(this.#dir, IN_FOLDERS), false);
-    await rm(path.join(this.#dir, IN_FOLDERS, bucket), { recursive: true, force: true });
+    try {
+      await assertRealFolders(...this.#guarded);
+      await rm(path.join(this.#dir, bucket), { recursive: true, force: true });
+      await this.#realFolder(path.join(this.#dir, IN_FOLDERS), false);
+      await rm(path.join(this.#dir, IN_FOLDERS, bucket), { recursive: true, force: true });
+    } finally {
+      // Again once the records are gone: a listing meanwhile may have read some back in.
+      this.#cache.deleteBucket(bucket);
+    }
   }
 
   /**

@@ -4,12 +4,17 @@
  * look at the records folder (five checks of folders, an open, a read and
  * a close). An entry is used only for the very version it describes
  * (size, mtime and inode, as the record on disk is), and is changed or
- * dropped wherever the record on disk is written or removed. The oldest
- * entries go first beyond MAX_ENTRIES (about 300 bytes each).
+ * dropped wherever the record on disk is written or removed. The entries
+ * set longest ago go first beyond MAX_BYTES (an entry costs about 330
+ * bytes with a short name, up to about 2.4 KB with the longest).
  */
 import type { FileIdentity } from './checksums.js';
 
-const MAX_ENTRIES = 20_000;
+const MAX_BYTES = 8 * 1024 * 1024;
+
+// What an entry costs in memory: its key (two bytes a character, at worst)
+// and the rest (the map's slot, the entry, its SHA-256 and three bigints).
+const bytesOf = (key: string): number => 2 * key.length + 330;
 
 interface Entry {
   sha256: string;
@@ -20,10 +25,11 @@ interface Entry {
 
 export class RecordCache {
   readonly #entries = new Map<string, Entry>();
-  readonly #max: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
 
-  constructor(max = MAX_ENTRIES) {
-    this.#max = max;
+  constructor(maxBytes = MAX_BYTES) {
+    this.#maxBytes = maxBytes;
   }
 
   get size(): number {
@@ -40,18 +46,23 @@ export class RecordCache {
   set(bucket: string, name: string, sha256: string, identity: FileIdentity): void {
     const key = keyOf(bucket, name);
     // Set anew, so that it counts as the newest.
-    this.#entries.delete(key);
+    this.#remove(key);
     this.#entries.set(key, { sha256, size: identity.size, mtimeNs: identity.mtimeNs, ino: identity.ino });
-    if (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#bytes += bytesOf(key);
+    while (this.#bytes > this.#maxBytes) this.#remove(this.#entries.keys().next().value!);
   }
 
   delete(bucket: string, name: string): void {
-    this.#entries.delete(keyOf(bucket, name));
+    this.#remove(keyOf(bucket, name));
   }
 
   deleteBucket(bucket: string): void {
     const prefix = `${bucket}\0`;
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#remove(key);
+  }
+
+  #remove(key: string): void {
+    if (this.#entries.delete(key)) this.#bytes -= bytesOf(key);
   }
 }
 
