@@ -120,7 +120,7 @@ test('JSON logs: one line per request and connection event, with who, what and h
   }
 });
 
-test('standard error that no person watches gets its lines in batches, each soon after its request, whole', async () => {
+test('standard error that no person watches: each line arrives soon after its request, whole, while the server runs on', async () => {
   const server = await startServer({ args: ['--log-level', 'info', '--log-format', 'json'] });
   try {
     const client = await BucketClient.connect({ port: server.port });
