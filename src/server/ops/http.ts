@@ -3,13 +3,18 @@
  * Prometheus, /healthz (the process answers) and /readyz (the store can be
  * written and the server is not draining) for load balancers, and / a
  * status page for people. GET and HEAD only; nothing here changes state.
+ *
+ * Its sockets live on a worker thread (http-front.ts), so that serving
+ * them never slows the protocol's; what each answer says is worked out
+ * here, where the metrics and the server are.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv6, type AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { BucketError } from '../../errors.js';
 import { PROTOCOL_VERSION, VERSION } from '../../version.js';
 import type { Logger } from '../logger.js';
 import type { Activity } from './activity.js';
+import type { FrontJob, FrontMessage, FrontRequest } from './http-front.js';
 import type { ServerMetrics } from './metrics.js';
 import { renderStatusPage } from './status-page.js';
 
@@ -31,75 +36,138 @@ export interface OpsHttpOptions {
   activity: Activity;
   logger: Logger;
   startedAt?: Date;
+  /** The worker's script; tests give one that fails on purpose. */
+  front?: URL;
 }
 
 // A probe's answer stands this long: a busy balancer does not hammer the disk.
 const PROBE_TTL_MS = 1000;
 const STATUS_BUCKETS = 100;
+// A worker that dies (a bug, not a request) is started again on the same port after this.
+const RESTART_MS = 1000;
+// How long a closing worker may take to let its connections go.
+const CLOSE_MS = 2000;
+
+interface Reply {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
 
 export class OpsHttpServer {
   readonly #options: OpsHttpOptions;
-  readonly #server: http.Server;
   readonly #startedAt: Date;
   #probe: { at: number; result: Promise<string | undefined> } | undefined;
+  #worker: Worker | undefined;
+  #bound: AddressInfo | undefined;
+  #restart: NodeJS.Timeout | undefined;
+  #closing = false;
 
   constructor(options: OpsHttpOptions) {
     this.#options = options;
     this.#startedAt = options.startedAt ?? new Date();
-    this.#server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (request, response) => {
-      this.#handle(request, response).catch((error: unknown) => {
-        options.logger.error('HTTP request failed', { path: request.url, error: error instanceof Error ? error.message : String(error) });
-        if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
-        else response.destroy();
-      });
-    });
-    this.#server.keepAliveTimeout = 5_000;
   }
 
-  listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', reject);
-        this.#server.on('error', (error) => this.#options.logger.error('HTTP server error', { error: error.message }));
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+  /** Starts the worker; the address it listens on, or the reason it cannot (with its errno code). */
+  async listen(): Promise<AddressInfo> {
+    this.#bound = await this.#start(this.#options.port);
+    return this.#bound;
   }
 
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    await closed;
+    this.#closing = true;
+    clearTimeout(this.#restart);
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker === undefined) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ kind: 'close' } satisfies FrontRequest);
+    const late = setTimeout(() => void worker.terminate(), CLOSE_MS);
+    await exited;
+    clearTimeout(late);
   }
 
-  async #handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.setHeader('allow', 'GET, HEAD');
-      send(response, 405, 'text/plain; charset=utf-8', 'only GET and HEAD\n');
-      return;
+  #start(port: number): Promise<AddressInfo> {
+    const { host, logger } = this.#options;
+    const worker = new Worker(this.#options.front ?? new URL('./http-front.js', import.meta.url), { workerData: { host, port } satisfies FrontJob });
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      worker.on('message', (message: FrontMessage) => {
+        switch (message.kind) {
+          case 'listening':
+            listening = true;
+            this.#worker = worker;
+            resolve({ address: message.address, port: message.port, family: isIPv6(message.address) ? 'IPv6' : 'IPv4' });
+            return;
+          case 'listen-failed':
+            reject(Object.assign(new Error(message.message), message.code === undefined ? {} : { code: message.code }));
+            void worker.terminate();
+            return;
+          case 'request':
+            void this.#answer(worker, message.id, message.path);
+            return;
+          case 'error':
+            logger.error(message.message);
+        }
+      });
+      worker.on('error', (error) => {
+        if (!listening) reject(error);
+        else logger.error('HTTP side failed', { error: error.message });
+      });
+      worker.on('exit', (code) => {
+        if (!listening) reject(new Error(`the HTTP side stopped before listening (exit code ${code})`));
+        else if (!this.#closing && this.#worker === worker) this.#restartLater();
+      });
+    });
+  }
+
+  /** The worker died while serving: the same port again, a second later, until it works or the server closes. */
+  #restartLater(): void {
+    this.#worker = undefined;
+    this.#options.logger.warn('HTTP side stopped; starting it again', { inMs: RESTART_MS });
+    this.#restart = setTimeout(() => {
+      this.#start(this.#bound!.port).then(
+        () => {
+          if (this.#closing) void this.close();
+        },
+        (error: unknown) => {
+          this.#options.logger.error('HTTP side cannot start again', { error: error instanceof Error ? error.message : String(error) });
+          if (!this.#closing) this.#restartLater();
+        },
+      );
+    }, RESTART_MS);
+  }
+
+  async #answer(worker: Worker, id: number, path: string): Promise<void> {
+    let reply: Reply;
+    try {
+      reply = await this.#reply(path);
+    } catch (error) {
+      this.#options.logger.error('HTTP request failed', { path, error: error instanceof Error ? error.message : String(error) });
+      reply = { status: 500, contentType: TEXT, body: 'internal error\n' };
     }
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    worker.postMessage({ kind: 'reply', id, ...reply } satisfies FrontRequest);
+  }
+
+  /** The answer to a GET of `path`. */
+  async #reply(path: string): Promise<Reply> {
     switch (path) {
       case '/metrics': {
         const { text, contentType } = await this.#options.metrics.scrape();
-        send(response, 200, contentType, text);
-        return;
+        return { status: 200, contentType, body: text };
       }
       case '/healthz':
-        send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
-        return;
+        return { status: 200, contentType: TEXT, body: 'ok\n' };
       case '/readyz': {
         const problem = await this.#readiness();
-        if (problem === undefined) send(response, 200, 'text/plain; charset=utf-8', 'ready\n');
-        else send(response, 503, 'text/plain; charset=utf-8', `not ready: ${problem}\n`);
-        return;
+        return problem === undefined ? { status: 200, contentType: TEXT, body: 'ready\n' } : { status: 503, contentType: TEXT, body: `not ready: ${problem}\n` };
       }
       case '/':
-        send(response, 200, 'text/html; charset=utf-8', await this.#statusPage());
-        return;
+        return { status: 200, contentType: 'text/html; charset=utf-8', body: await this.#statusPage() };
       default:
-        send(response, 404, 'text/plain; charset=utf-8', 'not found; try /, /metrics, /healthz or /readyz\n');
+        return { status: 404, contentType: TEXT, body: 'not found; try /, /metrics, /healthz or /readyz\n' };
     }
   }
 
@@ -142,9 +210,4 @@ export class OpsHttpServer {
       errors: this.#options.activity.recentErrors(),
     });
   }
-}
-
-function send(response: http.ServerResponse, status: number, contentType: string, body: string): void {
-  response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-  response.end(response.req.method === 'HEAD' ? undefined : body);
 }
