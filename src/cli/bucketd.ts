@@ -234,7 +234,9 @@ else runMain({
       });
     });
     const cannotListen = (where: string) => (error: unknown) => {
-      const reason = errnoOf(error) === 'EADDRINUSE' ? 'address already in use' : (errnoOf(error) ?? String(error));
+      const errno = errnoOf(error);
+      // Without an errno the system did not refuse: the reason is the message (the HTTP side's thread could not start).
+      const reason = errno === 'EADDRINUSE' ? 'address already in use' : (errno ?? (error instanceof Error ? error.message : String(error)));
       throw new Error(`cannot listen on ${where}: ${reason}`);
     };
     let opsServer: OpsHttpServer | undefined;

@@ -4,6 +4,7 @@
  * is started again on the same port.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/client.js';
@@ -95,6 +96,11 @@ test('a worker that dies is started again on the same port, and says so in the l
       back = lines.some((line) => line.message === 'HTTP side stopped; starting it again') && (await get(httpPort, '/healthz').catch(() => undefined))?.body === 'ok\n';
     }
     assert.ok(back, `the HTTP side did not come back: ${JSON.stringify(lines)}`);
+    for (let i = 0; i < 100 && !lines.some((line) => line.message === 'HTTP side started again'); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(
+      lines.find((line) => line.message === 'HTTP side started again'),
+      { level: 'info', message: 'HTTP side started again', fields: { port: httpPort } },
+    );
     const failed = lines.find((line) => line.message === 'HTTP side failed');
     assert.equal(failed?.level, 'error');
     assert.match(String(failed?.fields?.error), /the front failed on purpose/);
@@ -104,14 +110,37 @@ test('a worker that dies is started again on the same port, and says so in the l
   }
 });
 
-test('close ends the worker: the port is free again and nothing keeps running', async () => {
+test('close ends the worker at once: the port is free again and nothing keeps running', async () => {
   const { httpPort, stop } = await started();
   assert.equal((await get(httpPort, '/healthz')).status, 200);
+  const closing = performance.now();
   await stop();
+  // The thread ends by itself once its server has closed, not when a deadline (2 s) terminates it.
+  assert.ok(performance.now() - closing < 1000, `closing took ${Math.round(performance.now() - closing)} ms`);
   await assert.rejects(fetch(`http://127.0.0.1:${httpPort}/healthz`));
   // The same port can be taken at once: the closed worker let it go.
   const again = await started({ httpPort });
   assert.equal(again.httpPort, httpPort);
   assert.equal((await get(httpPort, '/healthz')).body, 'ok\n');
   await again.stop();
+});
+
+test('close while the worker is still starting stops it: it never takes the port', async () => {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const lines: Line[] = [];
+  const ops = new OpsHttpServer({ host: '127.0.0.1', port, source: undefined as never, metrics: undefined as never, activity: undefined as never, logger: recordingLogger(lines) });
+  const listening = ops.listen().then(
+    () => 'it listened',
+    (error: Error) => error.message,
+  );
+  const closing = performance.now();
+  await Promise.all([ops.close(), ops.close()]);
+  assert.ok(performance.now() - closing < 1000, `closing took ${Math.round(performance.now() - closing)} ms`);
+  assert.match(await listening, /before it listened/);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'something still listens on the port after close');
+  assert.deepEqual(lines, []);
 });

@@ -36,15 +36,17 @@ export interface OpsHttpOptions {
   activity: Activity;
   logger: Logger;
   startedAt?: Date;
-  /** The worker's script; tests give one that fails on purpose. */
+  /** @internal The worker's script; tests give one that fails on purpose. */
   front?: URL;
 }
 
 // A probe's answer stands this long: a busy balancer does not hammer the disk.
 const PROBE_TTL_MS = 1000;
 const STATUS_BUCKETS = 100;
-// A worker that dies (a bug, not a request) is started again on the same port after this.
+// A worker that dies (a bug, not a request) is started again on the same
+// port after this, and after twice as long each time it cannot, up to the most.
 const RESTART_MS = 1000;
+const MAX_RESTART_MS = 30_000;
 // How long a closing worker may take to let its connections go.
 const CLOSE_MS = 2000;
 
@@ -60,24 +62,31 @@ export class OpsHttpServer {
   readonly #options: OpsHttpOptions;
   readonly #startedAt: Date;
   #probe: { at: number; result: Promise<string | undefined> } | undefined;
+  /** The worker serving, or starting. */
   #worker: Worker | undefined;
   #bound: AddressInfo | undefined;
   #restart: NodeJS.Timeout | undefined;
-  #closing = false;
+  #restartDelay = RESTART_MS;
+  #closed: Promise<void> | undefined;
 
   constructor(options: OpsHttpOptions) {
     this.#options = options;
     this.#startedAt = options.startedAt ?? new Date();
   }
 
-  /** Starts the worker; the address it listens on, or the reason it cannot (with its errno code). */
+  /** Starts the worker; the address it listens on, or the reason it cannot (with its errno code when the system refused). */
   async listen(): Promise<AddressInfo> {
     this.#bound = await this.#start(this.#options.port);
     return this.#bound;
   }
 
-  async close(): Promise<void> {
-    this.#closing = true;
+  /** Stops the worker (a starting one too) and what would restart it; resolves once its thread has ended. */
+  close(): Promise<void> {
+    this.#closed ??= this.#shut();
+    return this.#closed;
+  }
+
+  async #shut(): Promise<void> {
     clearTimeout(this.#restart);
     const worker = this.#worker;
     this.#worker = undefined;
@@ -92,52 +101,68 @@ export class OpsHttpServer {
   #start(port: number): Promise<AddressInfo> {
     const { host, logger } = this.#options;
     const worker = new Worker(this.#options.front ?? new URL('./http-front.js', import.meta.url), { workerData: { host, port } satisfies FrontJob });
+    this.#worker = worker;
     return new Promise((resolve, reject) => {
       let listening = false;
+      const failed = (error: Error): void => {
+        if (this.#worker === worker) this.#worker = undefined;
+        void worker.terminate();
+        reject(error);
+      };
       worker.on('message', (message: FrontMessage) => {
         switch (message.kind) {
           case 'listening':
             listening = true;
-            this.#worker = worker;
-            resolve({ address: message.address, port: message.port, family: isIPv6(message.address) ? 'IPv6' : 'IPv4' });
+            // Closed meanwhile: the worker is closing its server already.
+            if (this.#closed !== undefined) reject(new Error('the HTTP side was closed before it listened'));
+            else resolve({ address: message.address, port: message.port, family: isIPv6(message.address) ? 'IPv6' : 'IPv4' });
             return;
           case 'listen-failed':
-            reject(Object.assign(new Error(message.message), message.code === undefined ? {} : { code: message.code }));
-            void worker.terminate();
+            failed(Object.assign(new Error(message.message), message.code === undefined ? {} : { code: message.code }));
             return;
           case 'request':
             void this.#answer(worker, message.id, message.path);
             return;
           case 'error':
-            logger.error(message.message);
+            logger.error('HTTP server error', { error: message.error });
         }
       });
       worker.on('error', (error) => {
-        if (!listening) reject(error);
+        if (!listening) failed(new Error(`the HTTP side could not start: ${error.message}`));
         else logger.error('HTTP side failed', { error: error.message });
       });
       worker.on('exit', (code) => {
-        if (!listening) reject(new Error(`the HTTP side stopped before listening (exit code ${code})`));
-        else if (!this.#closing && this.#worker === worker) this.#restartLater();
+        if (!listening) failed(new Error(`the HTTP side stopped before it listened (exit code ${code})`));
+        else if (this.#closed === undefined && this.#worker === worker) this.#restartLater();
       });
     });
   }
 
-  /** The worker died while serving: the same port again, a second later, until it works or the server closes. */
+  /**
+   * The worker ended while serving (its open requests are lost with it):
+   * the same port again, after 1 s, then 2, 4 ... up to 30 s between tries
+   * while it cannot start, until it does or the server closes.
+   */
   #restartLater(): void {
     this.#worker = undefined;
-    this.#options.logger.warn('HTTP side stopped; starting it again', { inMs: RESTART_MS });
+    const delay = this.#restartDelay;
+    this.#restartDelay = Math.min(delay * 2, MAX_RESTART_MS);
+    const { logger } = this.#options;
+    logger.warn('HTTP side stopped; starting it again', { inMs: delay });
     this.#restart = setTimeout(() => {
-      this.#start(this.#bound!.port).then(
+      const port = this.#bound!.port;
+      this.#start(port).then(
         () => {
-          if (this.#closing) void this.close();
+          this.#restartDelay = RESTART_MS;
+          logger.info('HTTP side started again', { port });
         },
         (error: unknown) => {
-          this.#options.logger.error('HTTP side cannot start again', { error: error instanceof Error ? error.message : String(error) });
-          if (!this.#closing) this.#restartLater();
+          if (this.#closed !== undefined) return;
+          logger.error('HTTP side cannot start again', { error: error instanceof Error ? error.message : String(error) });
+          this.#restartLater();
         },
       );
-    }, RESTART_MS);
+    }, delay);
   }
 
   async #answer(worker: Worker, id: number, path: string): Promise<void> {
