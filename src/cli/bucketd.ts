@@ -28,12 +28,11 @@ import {
 } from '../server/server.js';
 import { errnoOf, fileErrorReason } from '../util/file-errors.js';
 import { UnsafeRootError } from '../storage/fs/fs-storage.js';
-import { openStorage, parseStoreLocation, UnsupportedStoreError } from '../storage/open.js';
+import { openStorage, UnsupportedStoreError } from '../storage/open.js';
 import { VERSION } from '../version.js';
 import { combineHooks } from '../server/access-log.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parseDuration, parsePort, parseSeconds, UsageError } from './options.js';
-import { holdRoot, RootTakenError, type RootLock } from './root-lock.js';
 import { askForRoot } from './root-prompt.js';
 import { openAccess } from './server-access.js';
 import { openLogging } from './server-logging.js';
@@ -170,9 +169,6 @@ else runMain({
     flushLog = () => logging.flush();
     process.on('exit', () => logging.flush());
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
-    // Held before the store empties what an earlier run left in ROOT: a
-    // second server there would empty the first one's uploads in flight.
-    const rootLock = await holdStoreRoot(root);
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
       if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
       const reason = fileErrorReason(error, { EEXIST: 'it is not a folder', ENOTDIR: 'it is not a folder' });
@@ -221,7 +217,6 @@ else runMain({
         activity?.stop();
         await opsServer?.close();
         users.close();
-        await rootLock?.release();
         logger.info('stopped');
         process.exit(0);
       });
@@ -259,19 +254,3 @@ else runMain({
     return undefined; // serves until a signal stops it
   },
 });
-
-/** This process's hold on a folder store's ROOT (root-lock.ts); `cannot use ROOT ...` when another server holds it. */
-async function holdStoreRoot(location: string): Promise<RootLock | undefined> {
-  let where: ReturnType<typeof parseStoreLocation>;
-  try {
-    where = parseStoreLocation(location);
-  } catch {
-    return undefined; // openStorage says why
-  }
-  try {
-    return await holdRoot(where.root);
-  } catch (error) {
-    if (error instanceof RootTakenError) throw new Error(`cannot use ${location} as the root folder: ${error.message}`);
-    throw error;
-  }
-}
