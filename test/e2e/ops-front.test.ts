@@ -143,4 +143,5 @@ test('close while the worker is still starting stops it: it never takes the port
   await new Promise((resolve) => setTimeout(resolve, 300));
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'something still listens on the port after close');
   assert.deepEqual(lines, []);
+  await assert.rejects(ops.listen(), /the HTTP side is closed/);
 });

@@ -76,6 +76,7 @@ export class OpsHttpServer {
 
   /** Starts the worker; the address it listens on, or the reason it cannot (with its errno code when the system refused). */
   async listen(): Promise<AddressInfo> {
+    if (this.#closed !== undefined) throw new Error('the HTTP side is closed');
     this.#bound = await this.#start(this.#options.port);
     return this.#bound;
   }
