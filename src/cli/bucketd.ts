@@ -28,7 +28,6 @@ import {
 } from '../server/server.js';
 import { errnoOf, fileErrorReason } from '../util/file-errors.js';
 import { UnsafeRootError } from '../storage/fs/fs-storage.js';
-import { RootBusyError } from '../storage/fs/root-lock.js';
 import { openStorage, UnsupportedStoreError } from '../storage/open.js';
 import { VERSION } from '../version.js';
 import { combineHooks } from '../server/access-log.js';
@@ -171,7 +170,7 @@ else runMain({
     process.on('exit', () => logging.flush());
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
     const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
-      if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError || error instanceof RootBusyError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
+      if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
       const reason = fileErrorReason(error, { EEXIST: 'it is not a folder', ENOTDIR: 'it is not a folder' });
       throw new Error(`cannot use ${root} as the root folder: ${reason}`);
     });

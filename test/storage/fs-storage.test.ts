@@ -37,7 +37,7 @@ describe('FsStorage on disk', () => {
   test('creates ROOT with its parents; buckets are plain folders, files plain files', async () => {
     await storage.createBucket('photos');
     assert.deepEqual((await readdir(root)).sort(), [HIDDEN_DIR, 'photos']);
-    assert.deepEqual((await readdir(path.join(root, HIDDEN_DIR))).sort(), ['server.lock', 'sums', 'tmp', 'trash', 'uploads']);
+    assert.deepEqual((await readdir(path.join(root, HIDDEN_DIR))).sort(), ['sums', 'tmp', 'trash', 'uploads']);
     await put(storage, 'photos', 'a.txt', 'hello');
     assert.equal(await readFile(path.join(root, 'photos', 'a.txt'), 'utf8'), 'hello');
     assert.deepEqual(await tmpFiles(), []);

@@ -295,7 +295,6 @@ export class FsStorage implements Storage {
    */
   async close(): Promise<void> {
     await this.#bucketLocks.drained();
-    await this.#layout.release();
   }
 
   /** Resolves when no background removal is running (for tests and tools). */

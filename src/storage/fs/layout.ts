@@ -3,9 +3,8 @@
  * Buckets are real folders directly under ROOT; bookkeeping lives in
  * ROOT/.bucketd (never a bucket: bucket names cannot start with '.'):
  * tmp/ for uploads in flight, trash/ for what is being freed, sums/ for
- * recorded checksums, server.lock for the server that holds ROOT
- * (root-lock.ts). Nothing under ROOT is ever followed through a symbolic
- * link: a planted link in the bookkeeping area stops the start.
+ * recorded checksums. Nothing under ROOT is ever followed through a
+ * symbolic link: a planted link in the bookkeeping area stops the start.
  */
 import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import * as meta from './meta.js';
@@ -13,7 +12,6 @@ import path from 'node:path';
 import { BucketError } from '../../errors.js';
 import { checkBucketName } from '../names.js';
 import { errnoOf } from './os-errors.js';
-import { holdRoot } from './root-lock.js';
 
 export const HIDDEN_DIR = '.bucketd';
 
@@ -33,8 +31,6 @@ export class FsLayout {
   readonly sumsDir: string;
   /** Unfinished uploads, kept across restarts (staging.ts). */
   readonly uploadsDir: string;
-
-  #release: () => Promise<void> = async () => undefined;
 
   private constructor(root: string) {
     this.root = root;
@@ -58,19 +54,12 @@ export class FsLayout {
     for (const dir of [layout.hiddenDir, layout.tmpDir, layout.trashDir, layout.sumsDir, layout.uploadsDir]) {
       await ensureRealFolder(dir);
     }
-    // Before anything is emptied: with another server here, it would be its work in flight.
-    layout.#release = await holdRoot(layout.hiddenDir);
     // Both are real folders (checked above), so rm cannot reach outside.
     await rm(layout.tmpDir, { recursive: true, force: true });
     await rm(layout.trashDir, { recursive: true, force: true });
     await mkdir(layout.tmpDir);
     await mkdir(layout.trashDir);
     return layout;
-  }
-
-  /** Lets go of ROOT (root-lock.ts), for the next server. */
-  release(): Promise<void> {
-    return this.#release();
   }
 
   /** The bucket's folder, if it is a real one; NO_SUCH_BUCKET otherwise. */
