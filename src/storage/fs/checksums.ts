@@ -91,9 +91,7 @@ export class ChecksumStore {
     const known = this.#cache.get(bucket, name, identity);
     if (known !== undefined) return known;
     const bucketDir = await this.#bucketRecords(bucket, inFolders(name), false).catch(() => undefined);
-    const sha256 = bucketDir === undefined ? undefined : await readRecord(bucketDir, name, identity);
-    if (sha256 !== undefined) this.#cache.set(bucket, name, sha256, identity);
-    return sha256;
+    return bucketDir === undefined ? undefined : this.#readKept(bucketDir, bucket, name, identity);
   }
 
   /**
@@ -122,11 +120,16 @@ export class ChecksumStore {
       const dir = folders[nested];
       const names = recorded[nested];
       if (dir === undefined || names?.has(recordName(name)) === false) return { recorded: false };
-      const sha256 = await readRecord(dir, name, identity);
-      if (sha256 === undefined) return { recorded: true };
-      this.#cache.set(bucket, name, sha256, identity);
-      return { recorded: true, sha256 };
+      const sha256 = await this.#readKept(dir, bucket, name, identity);
+      return sha256 === undefined ? { recorded: true } : { recorded: true, sha256 };
     };
+  }
+
+  /** A record read from disk, kept in the cache when it is of this version. */
+  async #readKept(dir: string, bucket: string, name: string, identity: FileIdentity): Promise<string | undefined> {
+    const sha256 = await readRecord(dir, name, identity);
+    if (sha256 !== undefined) this.#cache.set(bucket, name, sha256, identity);
+    return sha256;
   }
 
   async forget(bucket: string, name: string): Promise<void> {
