@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { combineHooks } from '../../src/server/access-log.js';
+import { ERRORS, type ErrorCode } from '../../src/errors.js';
+import { COMMANDS } from '../../src/protocol/requests.js';
+import { combineHooks, requestFields, requestJson } from '../../src/server/access-log.js';
+import type { RequestRecord } from '../../src/server/session.js';
 import { createLogger, prettyLine } from '../../src/server/logger.js';
 import { escapeHtml, humanBytes, humanDuration, renderStatusPage, type StatusSnapshot } from '../../src/server/ops/status-page.js';
 
@@ -50,6 +53,67 @@ test('a field named like a secret never reaches the log, whatever the caller pas
   logger.warn('careless', { user: 'alice', password: 'hunter2', proof: 'p=abc', secret: 'x' });
   assert.ok(!lines[0]!.includes('hunter2') && !lines[0]!.includes('p=abc'));
   assert.equal(JSON.parse(lines[0]!).user, 'alice');
+});
+
+const anyRecord: fc.Arbitrary<RequestRecord> = fc
+  .record({
+    command: fc.option(fc.constantFrom(...COMMANDS), { nil: undefined }),
+    bucket: fc.option(fc.string({ unit: 'grapheme' }), { nil: undefined }),
+    // Any UTF-16, lone surrogates and control characters included.
+    name: fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+    outcome: fc.constantFrom('OK', 'CONNECTION_LOST', ...(Object.keys(ERRORS) as ErrorCode[])),
+    status: fc.integer({ min: 0, max: 599 }),
+    bytesIn: fc.nat(),
+    bytesOut: fc.nat(),
+    durationMs: fc.double({ min: 0, max: 1e7, noNaN: true }),
+  })
+  .map((record) => {
+    // Absent, not undefined, as the connection makes them.
+    const { bucket, name, ...rest } = record;
+    return { ...rest, ...(bucket === undefined ? {} : { bucket }), ...(name === undefined ? {} : { name }) } as RequestRecord;
+  });
+
+const withoutTime = (line: string): Record<string, unknown> => {
+  const { time, ...rest } = JSON.parse(line) as Record<string, unknown>;
+  assert.match(String(time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  return rest;
+};
+
+test('property: a request line written from its record is the line pino writes from its fields, key for key and in order', () => {
+  fc.assert(
+    fc.property(anyRecord, (record) => {
+      const { out, lines } = capture();
+      const child = createLogger('info', out, 'json').child!({ conn: 7, peer: '[::1]:5', user: 'ann' });
+      const level = record.status >= 500 ? 'error' : 'info';
+      child.encoded!(level, 'request', requestJson, record);
+      child[level]('request', requestFields(record));
+      assert.equal(lines.length, 2);
+      assert.ok(lines[0]!.endsWith('}\n') && !lines[0]!.slice(0, -1).includes('\n'));
+      const [encoded, generic] = [withoutTime(lines[0]!), withoutTime(lines[1]!)];
+      assert.deepEqual(Object.keys(encoded), Object.keys(generic));
+      assert.deepEqual(encoded, generic);
+    }),
+  );
+});
+
+test('encoded lines: dropped below the level, with the bindings of every parent and no secret-named binding', () => {
+  const { out, lines } = capture();
+  const root = createLogger('warn', out, 'json');
+  const child = root.child!({ conn: 1, password: 'hunter2' }).child!({ peer: 'p "q"', user: undefined });
+  const record: RequestRecord = { command: 'HELLO', outcome: 'OK', status: 200, bytesIn: 6, bytesOut: 9, durationMs: 0.25 };
+  child.encoded!('info', 'request', requestJson, record);
+  assert.equal(lines.length, 0);
+  child.encoded!('error', 'request', requestJson, { ...record, status: 500, outcome: 'INTERNAL' });
+  assert.equal(lines.length, 1);
+  assert.ok(!lines[0]!.includes('hunter2'));
+  assert.deepEqual(withoutTime(lines[0]!), { level: 'error', conn: 1, peer: 'p "q"', command: 'HELLO', status: 500, code: 'INTERNAL', bytesIn: 6, bytesOut: 9, ms: 0.3, msg: 'request' });
+});
+
+test('encoded lines: pretty when the log is', () => {
+  const { out, lines } = capture();
+  const record: RequestRecord = { command: 'UPLOAD_FILE', bucket: 'b1', name: 'a b.txt', outcome: 'OK', status: 201, bytesIn: 4000, bytesOut: 50, durationMs: 2 };
+  createLogger('info', out, 'pretty').child!({ conn: 2 }).encoded!('info', 'request', requestJson, record);
+  assert.match(lines[0]!, /^\S+Z info request conn=2 command=UPLOAD_FILE bucket=b1 name="a b.txt" status=201 code=OK bytesIn=4000 bytesOut=50 ms=2 rate=2000000\n$/);
 });
 
 test('pretty logs: time level message key=value, quoting what needs it', () => {
