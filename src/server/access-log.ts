@@ -73,11 +73,31 @@ export function requestFields(record: RequestRecord): LogFields {
  */
 export function requestJson(record: RequestRecord): string {
   let json = `,"command":"${record.command ?? '-'}"`;
-  if (record.bucket !== undefined) json += `,"bucket":${JSON.stringify(record.bucket)}`;
-  if (record.name !== undefined) json += `,"name":${JSON.stringify(record.name)}`;
-  json += `,"status":${record.status},"code":"${record.outcome}","bytesIn":${record.bytesIn},"bytesOut":${record.bytesOut},"ms":${msOf(record)}`;
+  if (record.bucket !== undefined) json += `,"bucket":${jsonString(record.bucket)}`;
+  if (record.name !== undefined) json += `,"name":${jsonString(record.name)}`;
+  json += `,"status":${record.status},"code":"${record.outcome}","bytesIn":${record.bytesIn},"bytesOut":${record.bytesOut},"ms":${msJson(record)}`;
   const rate = rateOf(record);
   return rate === undefined ? json : `${json},"rate":${rate}`;
+}
+
+/** A string as JSON; most names hold nothing to escape and are only quoted. */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+/**
+ * msOf as JSON writes it (11.4, 2), from whole tenths: integers turn into
+ * text from a cache, where a fraction goes through float formatting.
+ */
+function msJson(record: RequestRecord): string {
+  const tenths = Math.round(record.durationMs * 10);
+  const tenth = tenths % 10;
+  const whole = (tenths - tenth) / 10;
+  return tenth === 0 ? `${whole}` : `${whole}.${tenth}`;
 }
 
 /** A logger that adds `fixed` to every line, for loggers that make no children. */
