@@ -13,8 +13,8 @@
  *   BENCH_SCRAPE_SECONDS=0.5 npm run bench:ops   (scraped every half second of work instead)
  *
  * All the servers run side by side, each with its own client connection,
- * and take turns: a batch of uploads to each, in an order that rotates
- * every turn. A machine shared with other work slows down and speeds up by
+ * and take turns: a batch of uploads to each, in an order shuffled every
+ * turn. A machine shared with other work slows down and speeds up by
  * more than the few percent measured here within seconds; taking turns
  * every few dozen milliseconds puts that drift on both sides of each ratio
  * (run back to back instead, an A/A run came out ±10%).
@@ -114,12 +114,21 @@ async function batch(side: Side, body: Buffer): Promise<number> {
   return ms;
 }
 
-/** Batches to each side in turn, the order rotated every turn, until each has had `files`. */
+/**
+ * Batches to each side in turn, in a new order every turn, until each has
+ * had `files`. Shuffled, not rotated: in a rotation each server almost
+ * always follows the same one, and what that one leaves behind (a flushed
+ * log, a collection, cold caches) lands on it alone.
+ */
 async function takeTurns(sides: Side[], files: number, timed: boolean): Promise<void> {
   const body = Buffer.alloc(SIZE, 97);
+  const order = [...sides];
   for (let turn = 0; turn < Math.ceil(files / BATCH); turn++) {
-    for (let i = 0; i < sides.length; i++) {
-      const side = sides[(turn + i) % sides.length]!;
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (const side of order) {
       const ms = await batch(side, body);
       if (timed) side.timedMs += ms;
     }
@@ -137,13 +146,19 @@ interface Result {
   cpuMsPerFile: number;
 }
 
-/** One round: all servers afresh, warmed up, then timed in turns; a result per server, the quiet one first. */
+/**
+ * One round: all servers afresh, warmed up, then timed in turns; a result
+ * per server, the quiet one first. Each round starts them in another order
+ * (rotated by the round), so that no server is always the first or the
+ * last to start.
+ */
 async function measureRound(base: string, index: number): Promise<Result[]> {
-  const sides: Side[] = [];
+  const sides: Side[] = new Array<Side>(SIDES.length);
   try {
-    for (const [i, kind] of SIDES.entries()) {
+    for (let n = 0; n < SIDES.length; n++) {
+      const i = (index + n) % SIDES.length;
       const folder = path.join(base, `server-${index}-${i}`);
-      sides.push(await startSide(folder, kind.args(folder)));
+      sides[i] = await startSide(folder, SIDES[i]!.args(folder));
     }
     await takeTurns(sides, WARM, false);
     const before = sides.map((side) => cpuSeconds(side.server.child.pid!));
@@ -154,7 +169,7 @@ async function measureRound(base: string, index: number): Promise<Result[]> {
       return { rate: files / (side.timedMs / 1000), cpuMsPerFile: ((cpuSeconds(side.server.child.pid!) - before[i]!) * 1000) / files };
     });
   } finally {
-    for (const side of sides) await stopSide(side);
+    for (const side of sides) if (side !== undefined) await stopSide(side);
   }
 }
 
