@@ -1,7 +1,7 @@
 /**
  * The in-memory copy of checksum records: an entry answers only for the
- * version of the file it describes, the oldest go first past the limit,
- * and a bucket's entries go with it (and no other bucket's).
+ * version of the file it describes, those used longest ago go first past
+ * the limit, and a bucket's entries go with it (and no other bucket's).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -36,6 +36,20 @@ test('past its limit, the entry set longest ago goes first', () => {
   assert.equal(cache.size, 3);
   assert.equal(cache.get('box', '2', version(1, 1, 1)), undefined);
   for (const name of ['1', '3', '4']) assert.equal(cache.get('box', name, version(1, 1, 1)), A, name);
+});
+
+test('past its limit, an entry found lately stays, and the one used longest ago goes', () => {
+  const cache = new RecordCache(3 * (2 * 'box\0x'.length + 330));
+  for (const name of ['1', '2', '3']) cache.set('box', name, A, version(1, 1, 1));
+  assert.equal(cache.get('box', '1', version(1, 1, 1)), A); // read: now the newest used
+  assert.equal(cache.get('box', '2', version(9, 9, 9)), undefined); // another version: not a use
+  cache.set('box', '4', A, version(1, 1, 1));
+  assert.equal(cache.get('box', '2', version(1, 1, 1)), undefined);
+  for (const name of ['1', '3', '4']) assert.equal(cache.get('box', name, version(1, 1, 1)), A, name);
+  // Found in that order: '1' is now the one used longest ago.
+  cache.set('box', '5', A, version(1, 1, 1));
+  assert.equal(cache.get('box', '1', version(1, 1, 1)), undefined);
+  for (const name of ['3', '4', '5']) assert.equal(cache.get('box', name, version(1, 1, 1)), A, name);
 });
 
 test('long names count for more: the limit is in bytes, not entries', () => {

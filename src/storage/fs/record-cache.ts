@@ -5,8 +5,9 @@
  * a close). An entry is used only for the very version it describes
  * (size, mtime and inode, as the record on disk is), and is changed or
  * dropped wherever the record on disk is written or removed. The entries
- * set longest ago go first beyond MAX_BYTES (an entry costs about 330
- * bytes with a short name, up to about 2.4 KB with the longest).
+ * used longest ago (set, or found for a listing or a download) go first
+ * beyond MAX_BYTES (an entry costs about 330 bytes with a short name, up to
+ * about 2.4 KB with the longest).
  */
 import type { FileIdentity } from './checksums.js';
 
@@ -38,14 +39,19 @@ export class RecordCache {
 
   /** The SHA-256 of this version of the file, if an entry describes it. */
   get(bucket: string, name: string, identity: FileIdentity): string | undefined {
-    const entry = this.#entries.get(keyOf(bucket, name));
+    const key = keyOf(bucket, name);
+    const entry = this.#entries.get(key);
     if (entry === undefined || entry.size !== identity.size || entry.mtimeNs !== identity.mtimeNs || entry.ino !== identity.ino) return undefined;
+    // Moved to the end of the map's order, with the newest: a file read
+    // often stays, however many others were set since.
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
     return entry.sha256;
   }
 
   set(bucket: string, name: string, sha256: string, identity: FileIdentity): void {
     const key = keyOf(bucket, name);
-    // Set anew, so that it counts as the newest.
+    // Set anew, so that it counts as the newest used.
     this.#remove(key);
     this.#entries.set(key, { sha256, size: identity.size, mtimeNs: identity.mtimeNs, ino: identity.ino });
     this.#bytes += bytesOf(key);
