@@ -68,6 +68,12 @@ test('every file that package.json exports is built', async () => {
   }
 });
 
+test('what is marked @internal (hooks for tests) is left out of the published types', async () => {
+  const types = await readFile(path.join(REPO_ROOT, 'dist/server/ops/http.d.ts'), 'utf8');
+  assert.match(types, /export interface OpsHttpOptions/);
+  assert.doesNotMatch(types, /\bfront\?:/);
+});
+
 /**
  * Imports `specifier` in a fresh Node process, from a folder whose
  * node_modules/bucketd links to this package (so the import goes through
