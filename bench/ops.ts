@@ -75,12 +75,17 @@ interface Side {
 
 async function startSide(folder: string, args: string[]): Promise<Side> {
   const server = await startBucketd(path.join(folder, 'root'), args);
-  const client = await BucketClient.connect({ port: server.port });
-  await client.createBucket(BUCKET);
-  // A server that is scraped has rendered its metrics before: the first
-  // rendering compiles what every later one reuses.
-  if (server.httpPort !== undefined) await scrape(server.httpPort);
-  return { server, client, folder, uploaded: 0, timedMs: 0, busyMs: 0, scrapes: 0 };
+  try {
+    const client = await BucketClient.connect({ port: server.port });
+    await client.createBucket(BUCKET);
+    // A server that is scraped has rendered its metrics before: the first
+    // rendering compiles what every later one reuses.
+    if (server.httpPort !== undefined) await scrape(server.httpPort);
+    return { server, client, folder, uploaded: 0, timedMs: 0, busyMs: 0, scrapes: 0 };
+  } catch (error) {
+    server.child.kill('SIGTERM'); // not left running when the round stops here
+    throw error;
+  }
 }
 
 async function stopSide(side: Side): Promise<void> {

@@ -75,10 +75,13 @@ export function requestJson(record: RequestRecord): string {
   let json = `,"command":"${record.command ?? '-'}"`;
   if (record.bucket !== undefined) json += `,"bucket":${jsonString(record.bucket)}`;
   if (record.name !== undefined) json += `,"name":${jsonString(record.name)}`;
-  json += `,"status":${record.status},"code":"${record.outcome}","bytesIn":${record.bytesIn},"bytesOut":${record.bytesOut},"ms":${msJson(record)}`;
+  json += `,"status":${jsonNumber(record.status)},"code":${jsonString(record.outcome)},"bytesIn":${jsonNumber(record.bytesIn)},"bytesOut":${jsonNumber(record.bytesOut)},"ms":${msJson(record)}`;
   const rate = rateOf(record);
-  return rate === undefined ? json : `${json},"rate":${rate}`;
+  return rate === undefined ? json : `${json},"rate":${jsonNumber(rate)}`;
 }
+
+/** A number as pino writes it: null when it is not finite. */
+const jsonNumber = (value: number): string => (Number.isFinite(value) ? `${value}` : 'null');
 
 /** A string as JSON; most names hold nothing to escape and are only quoted. */
 function jsonString(text: string): string {
@@ -95,6 +98,8 @@ function jsonString(text: string): string {
  */
 function msJson(record: RequestRecord): string {
   const tenths = Math.round(record.durationMs * 10);
+  // Durations are never negative, and never centuries long; were one, it is written as any number is.
+  if (!(tenths >= 0 && tenths < 1e15)) return jsonNumber(msOf(record));
   const tenth = tenths % 10;
   const whole = (tenths - tenth) / 10;
   return tenth === 0 ? `${whole}` : `${whole}.${tenth}`;

@@ -80,6 +80,9 @@ export function prettyOutput(out: LogOutput): LogOutput {
 
 export function createLogger(level: LogLevel = 'info', out: LogOutput = process.stderr, format: LogFormat = 'pretty'): Logger {
   const destination = format === 'pretty' ? prettyOutput(out) : out;
+  // Encoded lines (wrap) are laid out as pino lays out these options'
+  // lines; a serializer, mixin, hook or other message key set here would
+  // have to be mirrored there.
   const logger: PinoLogger = pino(
     {
       level,

@@ -59,14 +59,15 @@ const anyRecord: fc.Arbitrary<RequestRecord> = fc
   .record({
     command: fc.option(fc.constantFrom(...COMMANDS), { nil: undefined }),
     bucket: fc.option(fc.string({ unit: 'grapheme' }), { nil: undefined }),
-    // Any UTF-16, lone surrogates and control characters included.
-    name: fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+    // Any character, control characters, quotes and backslashes included
+    // (lone surrogates have a test of their own: pino writes them raw).
+    name: fc.option(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', '\u007f', '\u2028', 'é', 'a') })), { nil: undefined }),
     outcome: fc.constantFrom('OK', 'CONNECTION_LOST', ...(Object.keys(ERRORS) as ErrorCode[])),
     status: fc.integer({ min: 0, max: 599 }),
-    bytesIn: fc.nat(),
+    bytesIn: fc.oneof(fc.nat(), fc.constant(2 ** 40)),
     bytesOut: fc.nat(),
-    // Up to a year, and often near a tenth's edge.
-    durationMs: fc.oneof(fc.double({ min: 0, max: 3.2e10, noNaN: true }), fc.integer({ min: 0, max: 100000 }).map((tenths) => tenths / 10 + 0.05)),
+    // Up to a year, often near a tenth's edge, and (never made, but typed) negative or not finite.
+    durationMs: fc.oneof(fc.double({ min: 0, max: 3.2e10, noNaN: true }), fc.integer({ min: 0, max: 100000 }).map((tenths) => tenths / 10 + 0.05), fc.constantFrom(-1.26, Number.NaN, Infinity, 1e-310, 1e20)),
   })
   .map((record) => {
     // Absent, not undefined, as the connection makes them.
@@ -98,6 +99,14 @@ test('property: a request line written from its record is the line pino writes f
       assert.equal(timeless(lines[0]!), timeless(lines[1]!));
     }),
   );
+});
+
+test('encoded lines: a lone surrogate in a name is escaped, so the line stays JSON that UTF-8 can carry', () => {
+  const { out, lines } = capture();
+  const record: RequestRecord = { command: 'DELETE_FILE', bucket: 'b1', name: 'a\ud800b', outcome: 'OK', status: 200, bytesIn: 20, bytesOut: 9, durationMs: 1 };
+  createLogger('info', out, 'json').encoded!('info', 'request', requestJson, record);
+  assert.ok(lines[0]!.includes('"name":"a\\ud800b"'), lines[0]);
+  assert.equal(JSON.parse(Buffer.from(lines[0]!).toString()).name, 'a\ud800b');
 });
 
 test('encoded lines: dropped below the level, with the bindings of every parent and no secret-named binding', () => {
