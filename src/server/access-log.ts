@@ -68,8 +68,8 @@ export function requestFields(record: RequestRecord): LogFields {
 
 /**
  * The same fields as JSON text, in the same order, written straight from
- * the record (no object to walk). The command and code are words of the
- * protocol; the bucket and name come from the client and are escaped.
+ * the record (no object to walk). The command is a word of the protocol;
+ * the bucket, the name and the code are escaped as any text is.
  */
 export function requestJson(record: RequestRecord): string {
   let json = `,"command":"${record.command ?? '-'}"`;
