@@ -33,6 +33,7 @@ import { VERSION } from '../version.js';
 import { combineHooks } from '../server/access-log.js';
 import { runMain } from './main.js';
 import { formatAddress, hostOf, parseByteSize, parseCount, parseDuration, parsePort, parseSeconds, UsageError } from './options.js';
+import { holdRoot, RootHeldError, type RootHold } from './root-hold.js';
 import { askForRoot } from './root-prompt.js';
 import { openAccess } from './server-access.js';
 import { openLogging } from './server-logging.js';
@@ -169,8 +170,15 @@ else runMain({
     flushLog = () => logging.flush();
     process.on('exit', () => logging.flush());
     const tls = tlsPaths && (await loadTlsFiles(tlsPaths, logger));
-    const storage = await openStorage(root, { writeBufferBytes: storageShareOf(bufferMemory), onRepair: (message) => logger.warn(message) }).catch((error: unknown) => {
-      if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
+    let rootHold: RootHold | undefined;
+    const storage = await openStorage(root, {
+      writeBufferBytes: storageShareOf(bufferMemory),
+      onRepair: (message) => logger.warn(message),
+      hold: async (bookkeepingDir) => {
+        rootHold = await holdRoot(bookkeepingDir, (message) => logger.warn(message));
+      },
+    }).catch((error: unknown) => {
+      if (error instanceof UnsafeRootError || error instanceof UnsupportedStoreError || error instanceof RootHeldError) throw new Error(`cannot use ${root} as the root folder: ${error.message}`);
       const reason = fileErrorReason(error, { EEXIST: 'it is not a folder', ENOTDIR: 'it is not a folder' });
       throw new Error(`cannot use ${root} as the root folder: ${reason}`);
     });
@@ -217,6 +225,8 @@ else runMain({
         activity?.stop();
         await opsServer?.close();
         users.close();
+        // ROOT is let go here, before the last line, rather than by the exit.
+        rootHold?.release();
         logger.info('stopped');
         process.exit(0);
       });

@@ -39,6 +39,12 @@ export interface FsStorageOptions {
   writeBufferPerUpload?: number;
   /** Told about repairs made to the bookkeeping area (a link removed). */
   onRepair?: (message: string) => void;
+  /**
+   * Called with the bookkeeping folder (ROOT/.bucketd, a real folder by
+   * then) before anything in it is made, cleared or tidied: a server makes
+   * sure here that no other serves ROOT, and throws to refuse it.
+   */
+  hold?: (bookkeepingDir: string) => Promise<void>;
 }
 
 export const DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
@@ -78,7 +84,7 @@ export class FsStorage implements Storage {
    * folder that is a symbolic link.
    */
   static async open(root: string, options: FsStorageOptions = {}): Promise<FsStorage> {
-    const storage = new FsStorage(await FsLayout.prepare(root), options);
+    const storage = new FsStorage(await FsLayout.prepare(root, options.hold), options);
     await storage.#stage.tidy();
     return storage;
   }

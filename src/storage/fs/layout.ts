@@ -6,7 +6,8 @@
  * recorded checksums. Nothing under ROOT is ever followed through a
  * symbolic link: a planted link in the bookkeeping area stops the start.
  */
-import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import * as meta from './meta.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
@@ -46,12 +47,21 @@ export class FsLayout {
    * folders are real folders, and empties what an earlier run left
    * half-done (uploads in flight, removals in progress).
    */
-  static async prepare(root: string): Promise<FsLayout> {
-    await mkdir(path.resolve(root), { recursive: true });
+  /** `hold` runs once .bucketd is a real folder, before anything in it is made or cleared (see FsStorageOptions). */
+  static async prepare(root: string, hold?: (bookkeepingDir: string) => Promise<void>): Promise<FsLayout> {
+    await mkdir(path.resolve(root), { recursive: true }).catch(async (error: unknown) => {
+      // Made at the same moment by another server starting on a new ROOT:
+      // a folder is fine (and no second server gets past the hold below).
+      if (errnoOf(error) !== 'EEXIST' || !(await stat(path.resolve(root)).then((stats) => stats.isDirectory(), () => false))) throw error;
+    });
     // ROOT itself may be a link the operator chose; nothing under it may be.
     const layout = new FsLayout(await realpath(path.resolve(root)));
     await realFolder(layout.root, 'the root');
-    for (const dir of [layout.hiddenDir, layout.tmpDir, layout.trashDir, layout.sumsDir, layout.uploadsDir]) {
+    await ensureRealFolder(layout.hiddenDir);
+    // Held before anything in .bucketd is touched: a second server making
+    // its folders while the first clears them would be in its way too.
+    await hold?.(layout.hiddenDir);
+    for (const dir of [layout.tmpDir, layout.trashDir, layout.sumsDir, layout.uploadsDir]) {
       await ensureRealFolder(dir);
     }
     // Both are real folders (checked above), so rm cannot reach outside.
@@ -88,13 +98,23 @@ async function realFolder(dir: string, what: string): Promise<void> {
 
 /** Makes `dir` if absent; refuses a symbolic link or a file in its place. */
 async function ensureRealFolder(dir: string): Promise<void> {
-  const stats = await lstat(dir).catch((error: unknown) => {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  });
+  const lstatIfAny = (): Promise<Stats | undefined> =>
+    lstat(dir).catch((error: unknown) => {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw error;
+    });
+  let stats = await lstatIfAny();
   if (stats === undefined) {
-    await mkdir(dir);
-    return;
+    try {
+      await mkdir(dir);
+      return;
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+    }
+    // Made in between by another process (two servers started at once on a
+    // new ROOT): what is there now is checked like anything found.
+    stats = await lstatIfAny();
+    if (stats === undefined) throw new UnsafeRootError(`${dir} appeared and vanished while bucketd was making it; start again`);
   }
   if (stats.isSymbolicLink()) {
     throw new UnsafeRootError(`${dir} is a symbolic link; bucketd never follows links in its bookkeeping folder. Remove it (and check who put it there), then start again`);
