@@ -8,25 +8,24 @@
  *
  * Node has no file locks, but a flock belongs to the open file, not to the
  * process that took it: bucketd opens the file itself, and flock(1)
- * (util-linux, in every Debian) locks it through a copy of that descriptor
- * and exits. The lock then lasts as long as bucketd's own descriptor: until
+ * (util-linux, in every Debian; BusyBox's will do) locks it through a copy
+ * of that descriptor and exits. The lock then lasts as long as bucketd's own descriptor: until
  * it exits, however it exits (kill -9 included), when the kernel lets it
  * go. Nothing is ever judged stale, so two servers starting at once cannot
  * both win. Only where flock(1) is missing does the server start without
  * the lock, and says so; any other failure to lock stops it.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { errnoOf, fileErrorReason } from '../util/file-errors.js';
 
 export const LOCK_FILE = 'server.lock';
 
-// flock's exit code when the lock stayed taken (its -E), distinct from its own failures.
-const HELD_ELSEWHERE = 75;
 // A server that has just ended lets its lock go as it exits; one started
-// at the same moment (a restart) waits this long for it.
-const PATIENCE_SECONDS = 3;
+// at the same moment (a restart) tries for this long.
+const PATIENCE_MS = 3000;
+const RETRY_EVERY_MS = 100;
 
 /** ROOT is served by another bucketd. */
 export class RootHeldError extends Error {
@@ -50,7 +49,12 @@ export async function holdRoot(bookkeepingDir: string, warn: (message: string) =
   const file = path.join(bookkeepingDir, LOCK_FILE);
   const fd = openLockFile(file);
   try {
-    const outcome = await lock(fd);
+    const deadline = performance.now() + PATIENCE_MS;
+    let outcome = await lock(fd);
+    while (outcome === 'elsewhere' && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY_MS));
+      outcome = await lock(fd);
+    }
     if (outcome === 'missing') {
       closeSync(fd);
       warn('cannot make sure no other bucketd serves this root: flock(1) is not installed (util-linux); make sure yourself');
@@ -67,7 +71,8 @@ export async function holdRoot(bookkeepingDir: string, warn: (message: string) =
     ftruncateSync(fd, 0);
     writeSync(fd, `${process.pid}\n`, 0);
   } catch {
-    // A full disk: the lock holds all the same, and the line names no pid.
+    // Opened read-only, or a full disk: the lock holds all the same (and a
+    // pid left from an earlier holder is named only if it is a bucketd).
   }
   let open = true;
   return {
@@ -84,10 +89,22 @@ export async function holdRoot(bookkeepingDir: string, warn: (message: string) =
  * file with no other name (a hard link could be a file elsewhere).
  */
 function openLockFile(file: string): number {
+  const flags = constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
+    try {
+      fd = openSync(file, constants.O_RDWR | flags, 0o644);
+    } catch (error) {
+      // Left by a server of another user (an earlier run with sudo): a lock
+      // needs only to read it.
+      if (errnoOf(error) !== 'EACCES') throw error;
+      fd = openSync(file, constants.O_RDONLY | flags);
+    }
   } catch (error) {
+    if (errnoOf(error) === 'EACCES') {
+      // Never "remove it": that user's server may be serving ROOT now.
+      throw new Error(`cannot open ${file}: permission denied (it belongs to another user, whose bucketd may serve this root); let this user read it, or stop that server`);
+    }
     const reason = errnoOf(error) === 'ELOOP' ? 'it is a symbolic link' : fileErrorReason(error);
     throw new Error(`cannot open ${file}: ${reason}; if it is not bucketd's, remove it`);
   }
@@ -99,16 +116,20 @@ function openLockFile(file: string): number {
   return fd;
 }
 
-/** flock(1) on descriptor 3, a copy of `fd`: 'locked', 'elsewhere', 'missing', or why it failed. */
+/**
+ * One try of flock(1) on descriptor 3, a copy of `fd`, without waiting (-n
+ * and a descriptor: what util-linux and BusyBox both take): 'locked';
+ * 'elsewhere' (exit 1, nothing said); 'missing' (no flock); or why it failed.
+ */
 function lock(fd: number): Promise<string> {
-  const child = spawn('flock', ['--wait', String(PATIENCE_SECONDS), '--conflict-exit-code', String(HELD_ELSEWHERE), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+  const child = spawn('flock', ['-n', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
   return new Promise((resolve) => {
     let complaint = '';
     child.stderr!.setEncoding('utf8').on('data', (text: string) => (complaint += text));
     child.on('error', (error) => resolve(errnoOf(error) === 'ENOENT' ? 'missing' : error.message));
     child.on('close', (code, signal) => {
       if (code === 0) resolve('locked');
-      else if (code === HELD_ELSEWHERE) resolve('elsewhere');
+      else if (code === 1 && complaint.trim() === '') resolve('elsewhere');
       else resolve(complaint.trim().split('\n')[0] || `flock ended with ${signal ?? `code ${code}`}`);
     });
   });
@@ -128,6 +149,12 @@ function holderOf(fd: number): string {
     process.kill(pid, 0); // only asks: throws ESRCH when there is no such process
   } catch (error) {
     if (errnoOf(error) !== 'EPERM') return ''; // EPERM: there is, another user's
+  }
+  // A pid left by an earlier holder may be some other program's by now.
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bucketd')) return '';
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT' || existsSync('/proc/self')) return ''; // no /proc at all: named as it is
   }
   return ` (pid ${pid})`;
 }

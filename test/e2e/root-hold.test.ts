@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { link, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, link, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/index.js';
@@ -20,9 +20,10 @@ interface Outcome {
 }
 
 /** bucketd on `root` (port 0); a server that starts is stopped with SIGTERM once `keep` ms have passed. */
-function runBucketd(root: string, options: { keep?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Outcome> {
+function runBucketd(root: string, options: { keep?: number; env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, BUCKETD, '--port', '0', '--log-format', 'pretty', root], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const user = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
+    const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, BUCKETD, '--port', '0', '--log-format', 'pretty', root], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, ...user });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
@@ -32,6 +33,17 @@ function runBucketd(root: string, options: { keep?: number; env?: NodeJS.Process
     child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** The processes whose parent is `pid`, from /proc. */
+async function childrenOf(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+  }
+  return found;
 }
 
 test('a second server on a served root stops with one line naming the first, and clears nothing the first has in flight', async () => {
@@ -88,7 +100,7 @@ test('of several servers started at once on one new root, exactly one serves', a
   try {
     const root = path.join(base, 'fresh');
     // Each that starts keeps serving past the others' patience, so that none can start after it.
-    const outcomes = await Promise.all(Array.from({ length: 4 }, () => runBucketd(root, { keep: 5000 })));
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => runBucketd(root, { keep: 10_000 })));
     const served = outcomes.filter((each) => each.stdout.includes('listening on'));
     const refused = outcomes.filter((each) => each.code === 1 && /another bucketd serves it \(pid \d+\)/.test(each.stderr));
     assert.equal(served.length, 1, outcomes.map((each) => each.stderr).join(''));
@@ -103,7 +115,7 @@ test('the lock is held by the server itself: no helper process runs beside it', 
   try {
     const lock = path.join(server.root, '.bucketd', 'server.lock');
     assert.equal(spawnSync('flock', ['--nonblock', '--conflict-exit-code', '75', lock, 'true']).status, 75, 'held');
-    assert.equal(spawnSync('pgrep', ['-P', String(server.child.pid)]).status, 1, 'no child process');
+    assert.deepEqual(await childrenOf(server.child.pid!), [], 'no child process');
   } finally {
     await server.stop();
   }
@@ -147,6 +159,33 @@ test('a flock(1) that fails stops the server with its reason: no start without t
     const result = await runBucketd(path.join(base, 'root'), { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^bucketd: cannot use \S+ as the root folder: cannot lock \S+server\.lock: flock: cannot lock: No locks available\n$/);
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+test("a lock left by another user's server: locked through a read-only open if it can be read, else refused without advice to remove it", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root, to run a server as another user');
+    return;
+  }
+  const NOBODY = 65534;
+  const base = await tempDir();
+  try {
+    await chmod(base, 0o755);
+    const root = path.join(base, 'root');
+    const lock = path.join(root, '.bucketd', 'server.lock');
+    await mkdir(path.dirname(lock), { recursive: true });
+    await writeFile(lock, '1\n', { mode: 0o644 }); // root's, as after a run with sudo
+    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, root]);
+    await chown(lock, 0, 0);
+    const readable = await runBucketd(root, { uid: NOBODY });
+    assert.equal(readable.code, 0, readable.stderr);
+    assert.match(readable.stdout, /listening on/);
+    await chmod(lock, 0o600);
+    const unreadable = await runBucketd(root, { uid: NOBODY });
+    assert.equal(unreadable.code, 1);
+    assert.equal(unreadable.stderr, `bucketd: cannot use ${root} as the root folder: cannot open ${lock}: permission denied (it belongs to another user, whose bucketd may serve this root); let this user read it, or stop that server\n`);
   } finally {
     await rm(base, { recursive: true, force: true });
   }
