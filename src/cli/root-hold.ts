@@ -9,11 +9,12 @@
  * Node has no file locks, but a flock belongs to the open file, not to the
  * process that took it: bucketd opens the file itself, and flock(1)
  * (util-linux, in every Debian; BusyBox's will do) locks it through a copy
- * of that descriptor and exits. The lock then lasts as long as bucketd's own descriptor: until
- * it exits, however it exits (kill -9 included), when the kernel lets it
- * go. Nothing is ever judged stale, so two servers starting at once cannot
- * both win. Only where flock(1) is missing does the server start without
- * the lock, and says so; any other failure to lock stops it.
+ * of that descriptor and exits. The lock then lasts as long as bucketd's
+ * own descriptor: until it exits, however it exits (kill -9 included),
+ * when the kernel lets it go. Nothing is ever judged stale, so two servers
+ * starting at once cannot both win. Only where flock(1) is missing does
+ * the server start without the lock, and says so; any other failure to
+ * lock stops it.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
