@@ -7,7 +7,6 @@
  * symbolic link: a planted link in the bookkeeping area stops the start.
  */
 import { lstat, mkdir, realpath, rm, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import * as meta from './meta.js';
 import path from 'node:path';
 import { BucketError } from '../../errors.js';
@@ -98,12 +97,7 @@ async function realFolder(dir: string, what: string): Promise<void> {
 
 /** Makes `dir` if absent; refuses a symbolic link or a file in its place. */
 async function ensureRealFolder(dir: string): Promise<void> {
-  const lstatIfAny = (): Promise<Stats | undefined> =>
-    lstat(dir).catch((error: unknown) => {
-      if (errnoOf(error) === 'ENOENT') return undefined;
-      throw error;
-    });
-  let stats = await lstatIfAny();
+  let stats = await meta.lstatIfAny(dir);
   if (stats === undefined) {
     try {
       await mkdir(dir);
@@ -113,7 +107,7 @@ async function ensureRealFolder(dir: string): Promise<void> {
     }
     // Made in between by another process (two servers started at once on a
     // new ROOT): what is there now is checked like anything found.
-    stats = await lstatIfAny();
+    stats = await meta.lstatIfAny(dir);
     if (stats === undefined) throw new UnsafeRootError(`${dir} appeared and vanished while bucketd was making it; start again`);
   }
   if (stats.isSymbolicLink()) {
