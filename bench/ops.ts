@@ -9,7 +9,7 @@
  *
  *   npm run bench:ops
  *   BENCH_FILES=5000 BENCH_ROUNDS=7 BENCH_WARM=3000 npm run bench:ops
- *   BENCH_OBSERVED=full,same npm run bench:ops   (which servers beside the quiet one; same: an A/A run, the noise)
+ *   BENCH_OBSERVED=full,same npm run bench:ops   (which servers beside the quiet one; same: an A/A run, the noise; gc: full with --metrics-gc)
  *   BENCH_SCRAPE_SECONDS=0.5 npm run bench:ops   (scraped every half second of work instead)
  *
  * All the servers run side by side, each with its own client connection,
@@ -52,11 +52,13 @@ const OBSERVED = {
   full: { label: 'access log (JSON file) + metrics', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0'] },
   log: { label: 'access log (JSON file) only', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log')] },
   metrics: { label: 'metrics only', args: (_base: string): string[] => ['--log-level', 'silent', '--http-port', '0'] },
+  // Not the default: what nodejs_gc_duration_seconds adds (--metrics-gc).
+  gc: { label: 'log + metrics + --metrics-gc', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0', '--metrics-gc'] },
   // The same as the quiet server: how far apart two equal servers land on this machine now.
   same: { label: 'the same as the baseline (A/A)', args: (_base: string): string[] => ['--log-level', 'silent'] },
 };
 type Kind = keyof typeof OBSERVED;
-const observedKinds = (process.env.BENCH_OBSERVED ?? 'same,log,metrics,full').split(',') as Kind[];
+const observedKinds = (process.env.BENCH_OBSERVED ?? 'same,log,metrics,full,gc').split(',') as Kind[];
 for (const kind of observedKinds) if (!(kind in OBSERVED)) throw new Error(`BENCH_OBSERVED lists some of ${Object.keys(OBSERVED).join(', ')}`);
 const QUIET = { label: '--log-level silent, no metrics', args: (_base: string): string[] => ['--log-level', 'silent'] };
 const SIDES = [QUIET, ...observedKinds.map((kind) => OBSERVED[kind])];

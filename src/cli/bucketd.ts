@@ -72,6 +72,8 @@ options:
   --http-port PORT         serve /metrics, /healthz, /readyz and a status page
                            at / over HTTP on PORT (default: off)
   --http-host HOST         address for --http-port (default: the same as --host)
+  --metrics-gc             add nodejs_gc_duration_seconds to /metrics (it costs
+                           a few percent on small files; see docs/OPERATIONS.md)
   --tls-cert FILE          serve TLS on the same port, with this certificate (PEM)
   --tls-key FILE           and this private key (PEM); give both or neither;
                            SIGHUP reads them again (and reopens --log-file)
@@ -114,6 +116,7 @@ else runMain({
     'log-file': { type: 'string' },
     'http-port': { type: 'string' },
     'http-host': { type: 'string' },
+    'metrics-gc': { type: 'boolean' },
     'auth-timeout': { type: 'string' },
     'upload-ttl': { type: 'string' },
     'allow-anonymous': { type: 'boolean' },
@@ -133,6 +136,7 @@ else runMain({
     if (values['log-file'] === '') throw new UsageError('--log-file needs a file name');
     if (values['http-host'] !== undefined && values['http-port'] === undefined) throw new UsageError('--http-host goes with --http-port');
     if (values['http-port'] === '') throw new UsageError('--http-port needs a port number');
+    if (values['metrics-gc'] === true && values['http-port'] === undefined) throw new UsageError('--metrics-gc goes with --http-port');
     const httpPort = values['http-port'] === undefined ? undefined : parsePort(values['http-port']);
     const host = hostOf(values.host ?? process.env.BUCKETD_HOST);
     const port = parsePort(values.port ?? process.env.BUCKETD_PORT);
@@ -188,7 +192,7 @@ else runMain({
     let server: BucketServer | undefined;
     // Loaded only then: prom-client and the HTTP server are memory a server without them does not pay for.
     const ops = httpPort === undefined ? undefined : await Promise.all([import('../server/ops/metrics.js'), import('../server/ops/activity.js'), import('../server/ops/http.js')]);
-    const metrics = ops === undefined ? undefined : new ops[0].ServerMetrics(() => server);
+    const metrics = ops === undefined ? undefined : new ops[0].ServerMetrics(() => server, { gc: values['metrics-gc'] === true });
     const activity = ops === undefined ? undefined : new ops[1].Activity(() => server?.bytesTransferred() ?? { in: 0, out: 0 });
     server = new BucketServer({
       hooks: combineHooks(metrics?.hooks, activity?.hooks),
@@ -223,6 +227,7 @@ else runMain({
       logger.info('shutting down', { signal, connections: running.connectionCount });
       void running.close().then(async () => {
         activity?.stop();
+        metrics?.close();
         await opsServer?.close();
         users.close();
         // ROOT is let go here, before the last line, rather than by the exit.

@@ -219,6 +219,53 @@ test('/metrics: valid Prometheus text, counters moving by exactly what was done'
   }
 });
 
+// One family from each of prom-client's default collectors but its GC histogram.
+const NODE_FAMILIES = [
+  'process_cpu_seconds_total',
+  'process_start_time_seconds',
+  'process_resident_memory_bytes',
+  'process_open_fds',
+  'process_max_fds',
+  'nodejs_eventloop_lag_p99_seconds',
+  'nodejs_active_resources_total',
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_heap_space_size_used_bytes',
+  'nodejs_version_info',
+];
+
+test("/metrics: Node's process metrics; GC durations only with --metrics-gc, counting every collection", async () => {
+  const uploads = async (port: number): Promise<void> => {
+    const client = await BucketClient.connect({ port });
+    await client.createBucket('box');
+    // Enough small uploads for several young-generation collections.
+    for (let i = 0; i < 400; i++) await put(client, 'box', `f-${i}.txt`, `file ${i}`);
+    await client.exit();
+  };
+  const plain = await startServer({ args: ['--http-port', '0'] });
+  try {
+    await uploads(plain.port);
+    const samples = await scrape(plain.httpPort!);
+    for (const name of NODE_FAMILIES) assert.ok(hasMetric(samples, name), `${name} is missing`);
+    assert.ok(!samples.some((sample) => sample.name.startsWith('nodejs_gc_')), 'GC durations are off by default');
+  } finally {
+    await plain.stop();
+  }
+  const withGc = await startServer({ args: ['--http-port', '0', '--metrics-gc'] });
+  try {
+    await uploads(withGc.port);
+    const samples = await scrape(withGc.httpPort!);
+    for (const name of NODE_FAMILIES) assert.ok(hasMetric(samples, name), `${name} is missing`);
+    const minor = valueOf(samples, 'nodejs_gc_duration_seconds_count', { kind: 'minor' });
+    assert.ok(minor > 0, `no minor collection counted after 400 uploads:\n${samples.filter((sample) => sample.name.startsWith('nodejs_gc')).map((sample) => `${sample.name} ${JSON.stringify(sample.labels)} ${sample.value}`).join('\n')}`);
+    assert.equal(valueOf(samples, 'nodejs_gc_duration_seconds_bucket', { kind: 'minor', le: '+Inf' }), minor);
+    assert.ok(valueOf(samples, 'nodejs_gc_duration_seconds_sum', { kind: 'minor' }) > 0);
+  } finally {
+    await withGc.stop();
+  }
+});
+
 test('/healthz and /readyz; while draining, /readyz is 503 and a transfer in flight still finishes', async () => {
   const server = await startServer({ args: ['--http-port', '0', '--shutdown-grace', '20'] });
   try {
@@ -289,6 +336,7 @@ test('bad operations options: one line and exit 2; an HTTP port in use: one line
     [['--log-format', 'xml'], /invalid --log-format "xml"; use json or pretty/],
     [['--http-host', '127.0.0.1'], /--http-host goes with --http-port/],
     [['--http-port', 'eighty'], /invalid port "eighty"/],
+    [['--metrics-gc'], /--metrics-gc goes with --http-port/],
   ] as const) {
     const result = await bucketd(['--port', '0', ...args, root]);
     assert.equal(result.code, 2, result.stderr);

@@ -3,9 +3,10 @@
  * servers in one process never mix). Counters move in the request and
  * connection hooks; gauges are read from the server when scraped.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { VERSION } from '../../version.js';
 import type { ServerHooks } from '../session.js';
+import { collectNodeMetrics } from './node-metrics.js';
 import { FastCounter, FastHistogram } from './request-series.js';
 
 /** What the gauges read at scrape time. */
@@ -25,16 +26,22 @@ const STORAGE_FAILURES = new Set(['STORAGE_FAILED', 'NO_SPACE', 'CORRUPT_FILE', 
 const TRANSFER_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800];
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 
+export interface ServerMetricsOptions {
+  /** Also nodejs_gc_duration_seconds, at a price on small requests (node-metrics.ts). */
+  gc?: boolean;
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly hooks: ServerHooks;
+  readonly #stopNodeMetrics: () => void;
 
-  constructor(source: () => MetricsSource | undefined) {
+  constructor(source: () => MetricsSource | undefined, options: ServerMetricsOptions = {}) {
     const registers = [this.registry];
     // Node's own metrics. The event loop's delay is sampled every 100 ms, not
     // prom-client's 10: a timer that wakes the loop 100 times a second cost
     // about 2% of the server's time on small files, for no better a picture.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    this.#stopNodeMetrics = collectNodeMetrics(this.registry, { eventLoopSampleMs: EVENT_LOOP_SAMPLE_MS, gc: options.gc === true });
     new Gauge({ name: 'bucketd_info', help: 'Always 1; the version as a label', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
     new Gauge({
       name: 'bucketd_connections_open',
@@ -115,6 +122,11 @@ export class ServerMetrics {
         if (command === 'LOGIN_PROOF' && record.outcome === 'AUTH_FAILED') loginFailures.inc();
       },
     };
+  }
+
+  /** Stops observing garbage collections (the rest needs no stopping). */
+  close(): void {
+    this.#stopNodeMetrics();
   }
 
   /** The text a Prometheus scrape gets, and its content type. */
