@@ -73,7 +73,7 @@ options:
                            at / over HTTP on PORT (default: off)
   --http-host HOST         address for --http-port (default: the same as --host)
   --metrics-gc             add nodejs_gc_duration_seconds to /metrics (it costs
-                           a few percent on small files; see docs/OPERATIONS.md)
+                           1-2% of the rate on 4 KiB files; docs/OPERATIONS.md)
   --tls-cert FILE          serve TLS on the same port, with this certificate (PEM)
   --tls-key FILE           and this private key (PEM); give both or neither;
                            SIGHUP reads them again (and reopens --log-file)

@@ -20,6 +20,17 @@ function gcNow(): () => void {
 
 const afterImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The GC histogram's lines with their values left out: HELP, TYPE, and each major sample's name and labels. */
+async function gcShape(registry: Registry): Promise<string[]> {
+  const text = await registry.metrics();
+  return text
+    .split('\n')
+    // Forced collections are major; minor ones come and go with the test's own allocations.
+    .filter((line) => line.includes('nodejs_gc_duration_seconds') && (line.startsWith('#') || line.includes('kind="major"')))
+    .map((line) => (line.startsWith('#') ? line : line.replace(/ [^ ]+$/, '')))
+    .sort();
+}
+
 test("the families are prom-client's defaults, without nodejs_gc_duration_seconds unless asked for", async () => {
   const theirs = new Registry();
   collectDefaultMetrics({ register: theirs });
@@ -36,6 +47,32 @@ test("the families are prom-client's defaults, without nodejs_gc_duration_second
   } finally {
     stopPlain();
     stopGc();
+  }
+});
+
+test("the GC histogram reads as prom-client's: help, type, buckets, labels, seconds", async () => {
+  const gc = gcNow();
+  const theirs = new Registry();
+  collectDefaultMetrics({ register: theirs });
+  const ours = new Registry();
+  const stop = collectNodeMetrics(ours, { eventLoopSampleMs: 100, gc: true });
+  try {
+    await afterImmediate();
+    // Apart in time, so that prom-client (which reads one collection of each batch) sees each.
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await afterImmediate();
+      await afterImmediate();
+    }
+    assert.deepEqual(await gcShape(ours), await gcShape(theirs));
+    const text = await ours.metrics();
+    const count = Number(/^nodejs_gc_duration_seconds_count\{kind="major"\} (\d+)$/m.exec(text)?.[1]);
+    const sum = Number(/^nodejs_gc_duration_seconds_sum\{kind="major"\} (\S+)$/m.exec(text)?.[1]);
+    assert.ok(count >= 3, text);
+    // Seconds: a full collection of this small heap takes milliseconds.
+    assert.ok(sum > 0 && sum / count < 0.5, `sum ${sum} for ${count} collections`);
+  } finally {
+    stop();
   }
 });
 

@@ -124,7 +124,7 @@ export class ServerMetrics {
     };
   }
 
-  /** Stops observing garbage collections (the rest needs no stopping). */
+  /** Stops observing garbage collections, where --metrics-gc asked for it. */
   close(): void {
     this.#stopNodeMetrics();
   }
