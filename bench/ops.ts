@@ -1,11 +1,12 @@
 /**
  * npm run bench:ops — what logging and metrics cost on the small-file
  * workload: 4 KiB uploads on one connection, against servers with the
- * access log at info (JSON, to a file), with metrics on, and with both,
- * beside one with --log-level silent and no HTTP side. Metrics are scraped
- * every second of a server's work: fifteen times as often as the scrape
- * config in docs/OPERATIONS.md, since a round lasts seconds. The ratios
- * are the result; absolute rates drift on shared machines.
+ * access log at info (JSON, to a file), with metrics on, with both, and
+ * with both and --metrics-gc, beside one with --log-level silent and no
+ * HTTP side. Metrics are scraped every second of a server's work: fifteen
+ * times as often as the scrape config in docs/OPERATIONS.md, since a round
+ * lasts seconds. The ratios are the result; absolute rates drift on
+ * shared machines.
  *
  *   npm run bench:ops
  *   BENCH_FILES=5000 BENCH_ROUNDS=7 BENCH_WARM=3000 npm run bench:ops
