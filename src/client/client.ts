@@ -888,8 +888,9 @@ export class BucketClient {
   }
 
   async #request<T>(request: Request, codec: ReplyCodec<T>): Promise<T> {
+    const wire = encodeOrRefuse(request);
     try {
-      await writeChunk(this.#link.socket, encodeRequest(request));
+      await writeChunk(this.#link.socket, wire);
     } catch (error) {
       throw this.#lost(error);
     }
@@ -1072,4 +1073,18 @@ export function uploadIdOf(error: unknown): string | undefined {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A request's line. A field it cannot carry (an upload id that is not one,
+ * a negative offset) is the caller's mistake: refused here as the server
+ * would refuse it, BAD_FIELD, with nothing sent and the connection kept.
+ */
+function encodeOrRefuse(request: Request): Buffer {
+  try {
+    return encodeRequest(request);
+  } catch (error) {
+    if (error instanceof RangeError) throw new BucketError('BAD_FIELD', error.message);
+    throw error;
+  }
 }

@@ -299,7 +299,7 @@ export function encodeRequest(request: Request): Buffer {
       fields.push(request.bucket, request.user, request.permission);
       break;
     case 'RESUME_UPLOAD':
-      if (!isUploadId(request.id)) throw new RangeError(`invalid upload id ${JSON.stringify(request.id)}`);
+      if (!isUploadId(request.id)) throw new RangeError(invalidUploadId(request.id));
       fields.push(request.id);
       if (request.offset !== undefined) fields.push(sizeField(request.offset, 'offset'));
       break;
@@ -307,7 +307,7 @@ export function encodeRequest(request: Request): Buffer {
       if (request.bucket !== undefined) fields.push(request.bucket);
       break;
     case 'ABORT_UPLOAD':
-      if (!isUploadId(request.id)) throw new RangeError(`invalid upload id ${JSON.stringify(request.id)}`);
+      if (!isUploadId(request.id)) throw new RangeError(invalidUploadId(request.id));
       fields.push(request.id);
       break;
     default:
@@ -315,6 +315,8 @@ export function encodeRequest(request: Request): Buffer {
   }
   return Buffer.from([request.command, ...fields.map(encodeField)].join(',') + '\n', 'latin1');
 }
+
+const invalidUploadId = (id: string): string => `${JSON.stringify(id)} is not an upload id (32 lower-case hex digits)`;
 
 function sizeField(value: number, what: string): string {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`invalid ${what} ${value}`);

@@ -189,6 +189,20 @@ describe('bucket resumes', () => {
     assert.match(again.stderr, /^error: /m);
   });
 
+  test('an id that is not one: BAD_FIELD (exit 2), nothing sent, the session goes on', async () => {
+    const oneShot = await runBucket(['--port', String(server.port), 'abort-upload', 'nosuch'], '', { env: env() });
+    assert.equal(oneShot.code, 2, oneShot.stderr);
+    assert.match(oneShot.stderr, /^error: [^\n]*"nosuch" is not an upload id \(32 lower-case hex digits\)\n$/);
+    const json = await runBucket(['--port', String(server.port), '--json', 'abort-upload', 'nosuch'], '', { env: env() });
+    assert.equal(json.code, 2, json.stderr);
+    assert.equal(records(json.stderr).find((record) => record.type === 'error')?.code, 'BAD_FIELD');
+    // Piped: the error is said, and the next command still runs on the same connection.
+    const shell = await runBucket(['--port', String(server.port)], 'ABORT_UPLOAD\nbogus\nHELLO\n', { env: env() });
+    assert.match(shell.stderr, /"bogus" is not an upload id/);
+    assert.doesNotMatch(shell.stderr, /connection/);
+    assert.match(shell.stdout, /bucketd [^\n]* \(protocol \d+\)/);
+  });
+
   test('the shell lists and aborts unfinished uploads', async () => {
     const proxy = await startCutProxy({ port: server.port }, [{ direction: 'up', after: 2 * 1024 * 1024 }]);
     const put = await runBucket(['--port', String(proxy.port), 'put', '--retries', '0', source, 'box/shell.bin'], '', { env: env() });

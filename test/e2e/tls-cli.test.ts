@@ -13,7 +13,7 @@ import { certificatesOrSkip } from '../helpers/certs.js';
 import { runBucket } from '../helpers/cli.js';
 import { startServer, tempDir } from '../helpers/server.js';
 
-test('bucket --ca uploads and downloads through TLS; BUCKET_TLS and BUCKET_CA do the same', async (t) => {
+test('bucket --ca uploads and downloads through TLS; BUCKET_CA (alone or with BUCKET_TLS) does the same', async (t) => {
   const certs = await certificatesOrSkip(t);
   if (!certs) return;
   const server = await startServer({ args: ['--tls-cert', certs.server.cert, '--tls-key', certs.server.key] });
@@ -32,6 +32,13 @@ test('bucket --ca uploads and downloads through TLS; BUCKET_TLS and BUCKET_CA do
     const byEnv = await runBucket(['--port', String(server.port)], 'LIST_FILE\nphotos\n', { env: { BUCKET_TLS: '1', BUCKET_CA: certs.ca } });
     assert.equal(byEnv.code, 0, byEnv.stderr);
     assert.match(byEnv.stdout, /photo\.bin/);
+    // As --ca implies --tls, so does BUCKET_CA: piped and one-shot alike.
+    const caAlone = await runBucket(['--port', String(server.port)], 'LIST_FILE\nphotos\n', { env: { BUCKET_CA: certs.ca } });
+    assert.equal(caAlone.code, 0, caAlone.stderr);
+    assert.match(caAlone.stdout, /photo\.bin/);
+    const oneShot = await runBucket(['--port', String(server.port), 'ls', 'photos'], '', { env: { BUCKET_CA: certs.ca } });
+    assert.equal(oneShot.code, 0, oneShot.stderr);
+    assert.match(oneShot.stdout, /photo\.bin/);
   } finally {
     assert.equal(await server.stop(), 0);
     await rm(work, { recursive: true, force: true });
