@@ -35,10 +35,11 @@ ${TLS_USAGE}
 One-shot verbs, for scripts: bucket [options] VERB [verb options] ARGS
   ls [BUCKET[/PREFIX]] [-r] [-l]   mb BUCKET   rb BUCKET [--force]
   rm BUCKET/KEY... [-r]   stat BUCKET/KEY   cat BUCKET/KEY   ping
-  put LOCAL... BUCKET[/KEY|/PREFIX/] [-r] [--parallel N]
-  get BUCKET/KEY... [LOCAL] [-r] [--parallel N] [--force]
+  put LOCAL... BUCKET[/KEY|/PREFIX/] [-r] [--parallel N] [--retries N]
+  get BUCKET/KEY... [LOCAL] [-r] [--parallel N] [--retries N] [--force]
   sync SRC DST [--delete] [--dry-run] [--checksum] [--parallel N]
     (one a local folder, the other BUCKET[/PREFIX]; either way)
+  uploads [BUCKET]   abort-upload ID...   completion bash|zsh|fish
   with --server bucket://[user@]host[:port] (env BUCKET_SERVER), --profile NAME,
   --json, --progress (a line a second off a terminal), --no-progress;
   bucket VERB --help shows a verb's options. Exit codes: 0 done,

@@ -213,7 +213,16 @@ export async function runVerb(args: readonly string[], streams: Streams): Promis
     .action(
       run(async (session, reporter, command) => {
         const [bucket] = command.processedArgs as [string];
-        const { deletedFiles } = await session.connection().use((client) => client.deleteBucket(bucket, { force: command.opts<{ force?: boolean }>().force === true }));
+        const { deletedFiles } = await session
+          .connection()
+          .use((client) => client.deleteBucket(bucket, { force: command.opts<{ force?: boolean }>().force === true }))
+          .catch((error: unknown) => {
+            // The server names the protocol's FORCE; here the way to it is --force.
+            if (error instanceof BucketError && error.code === 'BUCKET_NOT_EMPTY') {
+              throw new BucketError(error.code, error.message.replace(/ask for FORCE$/, 'use --force'), error.details, error.status);
+            }
+            throw error;
+          });
         await reporter.emit({ type: 'bucket-deleted', bucket, deletedFiles });
         return EXIT.DONE;
       }),
