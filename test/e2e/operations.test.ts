@@ -109,6 +109,7 @@ test('JSON logs: one line per request and connection event, with who, what and h
     assert.ok(failedLogin && String(failedLogin.peer).startsWith('127.0.0.1:'));
     const proof = requests.find((line) => line.command === 'LOGIN_PROOF' && line.code === 'AUTH_FAILED');
     assert.ok(proof, 'the failed login has its request line');
+    assert.equal(failedLogin.conn, proof.conn, 'the warning names its connection');
     assert.deepEqual(Object.keys(proof).filter((key) => /message|proof|password/i.test(key)), []);
     const opened = lines.filter((line) => line.msg === 'connection opened');
     const closed = lines.filter((line) => line.msg === 'connection closed');
@@ -183,6 +184,14 @@ test('/metrics: valid Prometheus text, counters moving by exactly what was done'
       assert.ok(hasMetric(before, name), `${name} is missing`);
     }
     assert.equal(valueOf(before, 'bucketd_info', { version: (await import('../../src/version.js')).VERSION }), 1);
+    // What an alert watches is there at 0 before anything happens: a series
+    // that first appears at 1 shows no increase, and would raise no alert.
+    const exists = (name: string, labels: Record<string, string>): boolean =>
+      before.some((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value) && sample.value === 0);
+    for (const command of ['UPLOAD_FILE', 'DOWNLOAD_FILE', 'DELETE_BUCKET', 'HELLO']) {
+      for (const code of ['STORAGE_FAILED', 'NO_SPACE', 'CORRUPT_FILE', 'INTERNAL']) assert.ok(exists('bucketd_storage_errors_total', { command, code }), `${command} ${code}`);
+    }
+    for (const code of ['TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN']) assert.ok(exists('bucketd_connections_refused_total', { code }), code);
 
     const alice = await BucketClient.connect({ port: server.port, credentials: { user: 'alice', password: 'sesame open' } });
     await alice.createBucket('box');

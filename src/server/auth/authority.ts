@@ -244,7 +244,7 @@ export class Authority {
     session.loginStamp = undefined;
     const delayMs = this.#throttle.failed(session.remoteAddress, user);
     // The reason stays in the log: the reply is the same whatever went wrong.
-    this.#logger.warn('login failed', { peer: session.peer, user, reason: why, delayMs });
+    this.#logger.warn('login failed', { conn: session.id, peer: session.peer, user, reason: why, delayMs });
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     throw new BucketError('AUTH_FAILED');
   }

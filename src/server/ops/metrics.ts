@@ -4,6 +4,7 @@
  * connection hooks; gauges are read from the server when scraped.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { COMMANDS } from '../../protocol/requests.js';
 import { VERSION } from '../../version.js';
 import type { ServerHooks } from '../session.js';
 import { collectNodeMetrics } from './node-metrics.js';
@@ -21,6 +22,8 @@ const EVENT_LOOP_SAMPLE_MS = 100;
 
 // Codes that mean the store failed, not the request.
 const STORAGE_FAILURES = new Set(['STORAGE_FAILED', 'NO_SPACE', 'CORRUPT_FILE', 'INTERNAL']);
+// Why a connection can be turned away before it is served (server.ts).
+const REFUSALS: ReadonlyArray<Parameters<NonNullable<ServerHooks['onConnectionRefused']>>[1]> = ['TOO_MANY_CONNECTIONS', 'SHUTTING_DOWN'];
 
 // Seconds: from a small file on loopback to a large one over a slow link.
 const TRANSFER_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800];
@@ -102,6 +105,11 @@ export class ServerMetrics {
     const transferSeconds = new FastHistogram({ name: 'bucketd_transfer_duration_seconds', help: 'Time of uploads and downloads, from request to last reply, by direction and outcome', labelNames: ['direction', 'outcome'], buckets: TRANSFER_BUCKETS, registers });
     const storageErrors = new FastCounter({ name: 'bucketd_storage_errors_total', help: 'Requests that failed in the store, by command and code', labelNames: ['command', 'code'], registers });
     const loginFailures = new Counter({ name: 'bucketd_login_failures_total', help: 'Failed logins (wrong password, unknown user or malformed exchange)', registers });
+    // Series an alert watches exist from the start, at 0: a series that
+    // first appears at 1 shows no increase, and the first failure would
+    // raise no alert.
+    for (const command of COMMANDS) for (const code of STORAGE_FAILURES) storageErrors.add([command, code], 0);
+    for (const code of REFUSALS) refused.inc({ code }, 0);
 
     this.hooks = {
       onConnectionOpen: () => connections.inc(),
