@@ -49,6 +49,26 @@ async function request(port: number, line: string, peer?: RawPeer): Promise<stri
   }
 }
 
+/**
+ * The reply to a RESUME_UPLOAD or ABORT_UPLOAD of an upload whose
+ * connection was just cut: the server lets go of it only once it has seen
+ * the break (and made what arrived durable), and answers UPLOAD_BUSY until
+ * then, so that is asked again, for a few seconds at most.
+ */
+async function onceLetGo(port: number, line: string, peer?: RawPeer): Promise<string> {
+  const own = peer ?? (await RawPeer.connect(port));
+  try {
+    for (let attempt = 1; ; attempt++) {
+      own.send(`${line}\n`);
+      const reply = await own.line();
+      if (!reply.startsWith('409,UPLOAD_BUSY ') || attempt === 50) return reply;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    if (!peer) own.close();
+  }
+}
+
 async function listItems(port: number, line: string, peer?: RawPeer): Promise<string[]> {
   const own = peer ?? (await RawPeer.connect(port));
   try {
@@ -107,8 +127,7 @@ async function feed(peer: RawPeer, bytes: Buffer, piece = 256 * 1024): Promise<v
 async function resume(port: number, id: string, body: Buffer, offset?: number): Promise<string[]> {
   const peer = await RawPeer.connect(port);
   try {
-    peer.send(`RESUME_UPLOAD,${id}${offset === undefined ? '' : `,${offset}`}\n`);
-    const goAhead = await peer.line();
+    const goAhead = await onceLetGo(port, `RESUME_UPLOAD,${id}${offset === undefined ? '' : `,${offset}`}`, peer);
     const match = /^150,[^,]+,(\d+),([0-9a-f]{32}),(\d+) /.exec(goAhead);
     if (!match) return [goAhead];
     const from = Number(match[3]);
@@ -244,10 +263,22 @@ test('one connection feeds an upload at a time: of two racing resumes, one goes 
     first.peer.socket.destroy();
     await heldAtLeast(server.port, first.id, 1);
 
-    const [a, b] = await Promise.all([RawPeer.connect(server.port), RawPeer.connect(server.port)]);
-    a.send(`RESUME_UPLOAD,${first.id}\n`);
-    b.send(`RESUME_UPLOAD,${first.id}\n`);
-    const replies = await Promise.all([a.line(), b.line()]);
+    // The listing may show a checkpoint taken before the server saw the
+    // first connection go; until it has let go, both racers are told
+    // UPLOAD_BUSY, and the race is run again (a few times at most).
+    let a: RawPeer;
+    let b: RawPeer;
+    let replies: string[];
+    for (let round = 1; ; round++) {
+      [a, b] = await Promise.all([RawPeer.connect(server.port), RawPeer.connect(server.port)]);
+      a.send(`RESUME_UPLOAD,${first.id}\n`);
+      b.send(`RESUME_UPLOAD,${first.id}\n`);
+      replies = await Promise.all([a.line(), b.line()]);
+      if (replies.some((reply) => !reply.startsWith('409,UPLOAD_BUSY ')) || round === 50) break;
+      a.close();
+      b.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const winner = replies.findIndex((reply) => reply.startsWith('150,'));
     assert.ok(winner >= 0, `one goes ahead: ${replies.join(' | ')}`);
     assert.match(replies[1 - winner]!, /^409,UPLOAD_BUSY /);
@@ -276,7 +307,7 @@ test('bad resumes get their codes and leave the staged upload usable', async () 
     assert.match(await request(server.port, 'RESUME_UPLOAD,0123456789abcdef0123456789abcdef'), /^404,NO_SUCH_UPLOAD /);
     assert.match(await request(server.port, 'RESUME_UPLOAD,not-an-id'), /^400,BAD_FIELD an upload id is 32 lower-case hex digits$/);
     assert.match(await request(server.port, `RESUME_UPLOAD,${id.toUpperCase()}`), /^400,BAD_FIELD /);
-    assert.match(await request(server.port, `RESUME_UPLOAD,${id},${held + 1}`), new RegExp(`^416,BAD_OFFSET,${held} the server holds ${held} bytes of this upload$`));
+    assert.match(await onceLetGo(server.port, `RESUME_UPLOAD,${id},${held + 1}`), new RegExp(`^416,BAD_OFFSET,${held} the server holds ${held} bytes of this upload$`));
     assert.match(await request(server.port, `RESUME_UPLOAD,${id},-1`), /^400,BAD_FIELD /);
     assert.match(await request(server.port, `RESUME_UPLOAD,${id},1,2`), /^400,WRONG_FIELD_COUNT /);
     assert.match(await request(server.port, 'ABORT_UPLOAD,0123456789abcdef0123456789abcdef'), /^404,NO_SUCH_UPLOAD /);
@@ -285,8 +316,7 @@ test('bad resumes get their codes and leave the staged upload usable', async () 
 
     // A trailer that is not one: BAD_TRAILER and a close, the bytes kept.
     const bad = await RawPeer.connect(server.port);
-    bad.send(`RESUME_UPLOAD,${id}\n`);
-    assert.match(await bad.line(), /^150,/);
+    assert.match(await onceLetGo(server.port, `RESUME_UPLOAD,${id}`, bad), /^150,/);
     await feed(bad, body.subarray(held));
     bad.send('not a trailer\n');
     assert.match(await bad.line(), /^400,BAD_TRAILER /);
@@ -304,8 +334,7 @@ test('bad resumes get their codes and leave the staged upload usable', async () 
     other.peer.socket.destroy();
     await heldAtLeast(server.port, other.id, 1);
     const wrong = await RawPeer.connect(server.port);
-    wrong.send(`RESUME_UPLOAD,${other.id}\n`);
-    const from = Number((await wrong.line()).split(',')[4]!.split(' ')[0]);
+    const from = Number((await onceLetGo(server.port, `RESUME_UPLOAD,${other.id}`, wrong)).split(',')[4]!.split(' ')[0]);
     await feed(wrong, body.subarray(from));
     wrong.send(`SHA256,${sha('something else')}\n`);
     assert.match(await wrong.line(), /^422,CHECKSUM_MISMATCH /);
@@ -394,8 +423,7 @@ test('with users: an upload is its owner’s (or a bucket admin’s) to see, res
     assert.match(await request(port, 'UPLOAD_FILE,team,c.bin,500', bob2), /^413,QUOTA_EXCEEDED,400 /);
 
     // Its owner resumes it; the whole size was within the quota.
-    bob2.send(`RESUME_UPLOAD,${id}\n`);
-    assert.match(await bob2.line(), new RegExp(`^150,b\\.bin,800,${id},600 `));
+    assert.match(await onceLetGo(port, `RESUME_UPLOAD,${id}`, bob2), new RegExp(`^150,b\\.bin,800,${id},600 `));
     const whole = Buffer.alloc(800, 0x62);
     bob2.send(whole.subarray(600));
     bob2.send(`SHA256,${sha(whole)}\n`);
@@ -519,7 +547,7 @@ test('a deleted bucket takes its unfinished uploads with it; a folder in the way
     blocker.peer.send(`SHA256,${sha('z')}\n`);
     assert.match(await blocker.peer.line(), /^201,team,a,1,/);
     blocker.peer.close();
-    assert.match(await request(server.port, `RESUME_UPLOAD,${nested.id}`), /^409,PATH_CONFLICT /);
+    assert.match(await onceLetGo(server.port, `RESUME_UPLOAD,${nested.id}`), /^409,PATH_CONFLICT /);
     assert.equal((await uploads(server.port)).find((upload) => upload.id === nested.id)?.held, 40, 'kept for later');
     assert.match(await request(server.port, 'DELETE_FILE,team,a'), /^200,/);
     const [, stored] = await resume(server.port, nested.id, Buffer.concat([Buffer.alloc(40, 2), Buffer.alloc(60, 2)]));

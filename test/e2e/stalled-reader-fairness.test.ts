@@ -10,6 +10,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { BucketClient } from '../../src/client/client.js';
+import { newRoot } from '../helpers/bucketd.js';
 import { RawPeer } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
 import { hashingSink } from '../helpers/sinks.js';
@@ -51,13 +52,21 @@ test('downloads move while stalled readers hold every pooled buffer', async () =
 });
 
 async function cutShortDownload(args: string[]): Promise<void> {
-  const server = await startServer({ args });
+  // The file is stored by a server without the tight limits, so that a
+  // busy machine's pause during the upload cannot trip them first.
+  const root = await newRoot();
+  const data = randomBytes(32 * MiB);
+  const loader = await startServer({ root });
   try {
-    const client = await BucketClient.connect({ port: server.port });
+    const client = await BucketClient.connect({ port: loader.port });
     await client.createBucket('big');
-    const data = randomBytes(32 * MiB);
     await client.upload('big', 'f.bin', Readable.from([data]), data.length);
     await client.exit();
+  } finally {
+    await loader.stop();
+  }
+  const server = await startServer({ root, args });
+  try {
     const peer = await RawPeer.connect(server.port);
     peer.socket.pause();
     peer.send('DOWNLOAD_FILE,big,f.bin\n');
