@@ -150,10 +150,28 @@ export function parseSize(text: string): number | undefined {
 export function parseRequest(line: Uint8Array): { ok: true; value: Request } | RequestFailure {
   const raw = splitFields(line);
   const parsed = parseFields(raw);
-  if (parsed.ok || raw.length !== 5 || Buffer.from(raw[0]!).toString('latin1') !== 'UPLOAD_FILE') return parsed;
-  // An upload sent at once that is refused here: its body still follows.
-  const size = parseSize(Buffer.from(raw[3]!).toString('latin1'));
-  return size === undefined ? { ...parsed, unframed: true } : { ...parsed, body: size };
+  if (parsed.ok || Buffer.from(raw[0]!).toString('latin1') !== 'UPLOAD_FILE') return parsed;
+  return { ...parsed, ...bodyBehind(raw) };
+}
+
+// What ends a line sent at once, in any case: upper-case hex is refused, but it is still a digest's place.
+const DIGEST_LIKE = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * A refused UPLOAD_FILE line may have a body behind it (the form sent at
+ * once), and that body must never be read as requests. That form ends in
+ * the size and the digest whatever went wrong before them (a comma left
+ * unencoded in a name adds a field), so those say how much to drop. A line
+ * shaped as the form that waits for a go-ahead has nothing behind it; one
+ * that is neither leaves the stream's framing unknown: the connection
+ * closes (`unframed`).
+ */
+function bodyBehind(raw: readonly Uint8Array[]): { body?: number; unframed?: true } {
+  const field = (i: number): string => Buffer.from(raw[i]!).toString('latin1');
+  const sentAtOnce = DIGEST_LIKE.test(field(raw.length - 1)) || raw.length === 5;
+  if (!sentAtOnce) return raw.length < 5 ? {} : { unframed: true };
+  const size = raw.length >= 3 ? parseSize(field(raw.length - 2)) : undefined;
+  return size === undefined ? { unframed: true } : { body: size };
 }
 
 function parseFields(raw: Uint8Array[]): ParseResult<Request> {

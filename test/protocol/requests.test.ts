@@ -107,6 +107,15 @@ test('an upload sent at once that is refused still says how many body bytes foll
     [`UPLOAD_FILE,a,b,-1,${sha}`, 'BAD_FIELD', 'unframed'],
     [`UPLOAD_FILE,a,b,01,${sha}`, 'BAD_FIELD', 'unframed'],
     [`UPLOAD_FILE,a,b,,${sha}`, 'BAD_FIELD', 'unframed'],
+    // A comma left unencoded in a name: the size and digest still end the line.
+    [`UPLOAD_FILE,a,x,y,5,${sha}`, 'WRONG_FIELD_COUNT', 5],
+    [`UPLOAD_FILE,a,x,y,z,5,${sha.toUpperCase()}`, 'WRONG_FIELD_COUNT', 5],
+    // A field missing before them: the same.
+    [`UPLOAD_FILE,a,5,${sha}`, 'BAD_FIELD', 5],
+    [`UPLOAD_FILE,5,${sha}`, 'WRONG_FIELD_COUNT', 5],
+    [`UPLOAD_FILE,${sha}`, 'WRONG_FIELD_COUNT', 'unframed'],
+    // Too many fields and no digest at the end: nobody can tell whether a body follows.
+    ['UPLOAD_FILE,a,x,y,z,5', 'WRONG_FIELD_COUNT', 'unframed'],
   ];
   for (const [line, code, body] of rows) {
     const result = parse(line);
@@ -122,8 +131,10 @@ test('an upload sent at once that is refused still says how many body bytes foll
     }
   }
   // The ask-first form has no body before its go-ahead, whatever goes wrong.
-  const asked = parse('UPLOAD_FILE,a,b,-1');
-  assert.equal(!asked.ok && asked.body === undefined && asked.unframed === undefined, true);
+  for (const line of ['UPLOAD_FILE,a,b,-1', 'UPLOAD_FILE,a,b', 'UPLOAD_FILE']) {
+    const asked = parse(line);
+    assert.equal(!asked.ok && asked.body === undefined && asked.unframed === undefined, true, line);
+  }
 });
 
 test('GRANT takes read, write, admin or none, and nothing else', () => {
