@@ -53,7 +53,7 @@ const OBSERVED = {
   full: { label: 'access log (JSON file) + metrics', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0'] },
   log: { label: 'access log (JSON file) only', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log')] },
   metrics: { label: 'metrics only', args: (_base: string): string[] => ['--log-level', 'silent', '--http-port', '0'] },
-  // Not the default: what nodejs_gc_duration_seconds adds (--metrics-gc).
+  // What nodejs_gc_duration_seconds adds (--metrics-gc, off in bucketd by default).
   gc: { label: 'log + metrics + --metrics-gc', args: (base: string): string[] => ['--log-level', 'info', '--log-format', 'json', '--log-file', path.join(base, 'bucketd.log'), '--http-port', '0', '--metrics-gc'] },
   // The same as the quiet server: how far apart two equal servers land on this machine now.
   same: { label: 'the same as the baseline (A/A)', args: (_base: string): string[] => ['--log-level', 'silent'] },

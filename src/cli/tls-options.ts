@@ -30,8 +30,10 @@ export interface TlsValues {
 /** The TLS the options ask for, undefined for plain text. `warn` gets one line for --insecure. */
 export async function tlsOptionOf(values: TlsValues, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<TlsOption | undefined> {
   if (values.ca !== undefined && values.insecure) throw new UsageError('give --ca or --insecure, not both');
-  // A CA, given either way, implies TLS: there is nothing else to check it against.
-  const on = values.tls === true || values.ca !== undefined || values.insecure === true || Boolean(env.BUCKET_CA) || envFlag(env.BUCKET_TLS, 'BUCKET_TLS');
+  // BUCKET_CA implies TLS as --ca does, unless TLS was turned off in so
+  // many words (BUCKET_TLS=0, or a profile's "tls": false).
+  const caImplies = Boolean(env.BUCKET_CA) && values.tls !== false && !env.BUCKET_TLS;
+  const on = values.tls === true || values.ca !== undefined || values.insecure === true || envFlag(env.BUCKET_TLS, 'BUCKET_TLS') || caImplies;
   if (!on) return undefined;
   if (values.insecure) {
     warn("warning: --insecure: the server's certificate is not checked; anyone between here and the server can read and change this session");

@@ -413,7 +413,7 @@ export class BucketClient {
   async put(bucket: string, name: string, data: Uint8Array, options: { sha256?: string } = {}): Promise<TransferResult> {
     if ((await this.#serverProtocol()) < 5) return this.upload(bucket, name, Readable.from([data]), data.length);
     const sha256 = options.sha256 ?? createHash('sha256').update(data).digest('hex');
-    const wire = Buffer.concat([encodeRequest({ command: 'UPLOAD_FILE', bucket, name, size: data.length, sha256 }), data]);
+    const wire = Buffer.concat([encodeOrRefuse({ command: 'UPLOAD_FILE', bucket, name, size: data.length, sha256 }), data]);
     const release = await this.#acquire(true);
     const link = this.#link;
     let reply: Promise<ReplyHead>;

@@ -81,9 +81,9 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCo
 
 /**
  * A request that could not be parsed, and what follows its line: for an
- * upload sent at once (UPLOAD_FILE with a fourth field), `body` bytes that
- * are no request, or `unframed` when its size cannot be read, so that no
- * one can tell where the next request starts.
+ * upload sent at once (see bodyBehind), `body` bytes that are no request,
+ * or `unframed` when its size cannot be read or its shape says nothing
+ * sure, so that no one can tell where the next request starts.
  */
 export type RequestFailure = Extract<ParseResult<never>, { ok: false }> & { body?: number; unframed?: true };
 
@@ -160,18 +160,21 @@ const DIGEST_LIKE = /^[0-9a-fA-F]{64}$/;
 /**
  * A refused UPLOAD_FILE line may have a body behind it (the form sent at
  * once), and that body must never be read as requests. That form ends in
- * the size and the digest whatever went wrong before them (a comma left
- * unencoded in a name adds a field), so those say how much to drop. A line
- * shaped as the form that waits for a go-ahead has nothing behind it; one
- * that is neither leaves the stream's framing unknown: the connection
- * closes (`unframed`).
+ * the size and the digest, also when a comma left unencoded in a name adds
+ * a field before them, so those say how much to drop. A line shaped as the
+ * form that waits for a go-ahead has nothing behind it. Any other shape
+ * (fields missing before a digest, or too many and no digest) leaves the
+ * stream's framing unknown, and the connection closes (`unframed`):
+ * closing never puts the stream out of step, a guess might.
  */
 function bodyBehind(raw: readonly Uint8Array[]): { body?: number; unframed?: true } {
   const field = (i: number): string => Buffer.from(raw[i]!).toString('latin1');
-  const sentAtOnce = DIGEST_LIKE.test(field(raw.length - 1)) || raw.length === 5;
-  if (!sentAtOnce) return raw.length < 5 ? {} : { unframed: true };
-  const size = raw.length >= 3 ? parseSize(field(raw.length - 2)) : undefined;
-  return size === undefined ? { unframed: true } : { body: size };
+  const digestAtEnd = DIGEST_LIKE.test(field(raw.length - 1));
+  if (raw.length === 5 || (raw.length > 5 && digestAtEnd)) {
+    const size = parseSize(field(raw.length - 2));
+    return size === undefined ? { unframed: true } : { body: size };
+  }
+  return raw.length > 5 || digestAtEnd ? { unframed: true } : {};
 }
 
 function parseFields(raw: Uint8Array[]): ParseResult<Request> {

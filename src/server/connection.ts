@@ -530,9 +530,17 @@ export class Connection {
     }
   }
 
-  /** Reads and drops the next `left` body bytes; 'close' if the peer stops sending first. */
+  /**
+   * Reads and drops the next `left` body bytes; 'close' if the peer stops
+   * sending first, or if its login deadline passes meanwhile (a body
+   * declared before a login does not buy time past it).
+   */
   async #dropBody(state: RequestState, left: number): Promise<Outcome> {
     while (left > 0) {
+      if (this.#authExpired) {
+        this.#closeForAuthTimeout();
+        return 'close';
+      }
       const frame = await this.#read(state);
       if (frame.kind !== 'body') return 'close';
       left -= frame.chunk.length;

@@ -63,6 +63,29 @@ test('a connection that does not log in where a login is required is closed', as
   }
 });
 
+test('a body declared before a login does not keep a connection past its login deadline', async () => {
+  const { server } = await serverWithUser(['--auth-timeout', '1']);
+  try {
+    const peer = await RawPeer.connect(server.port);
+    // An upload sent at once, refused (no login): its 1 GiB body would be read and dropped.
+    peer.send(`UPLOAD_FILE,box,big.bin,${1024 ** 3},${'0'.repeat(64)}\n`);
+    assert.match(await peer.line(), /^401,AUTH_REQUIRED /);
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let sent = 0;
+    const started = Date.now();
+    // Fast enough for any minimum rate; bounded, so that the test ends either way.
+    while (!peer.closed && Date.now() - started < 8000) {
+      peer.send(chunk);
+      sent += chunk.length;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(peer.closed, `still open after ${sent} bytes and ${Date.now() - started} ms`);
+    assert.match(peer.rest().toString(), /^401,AUTH_TIMEOUT /);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('with no users, bucketd listens beyond loopback only when told --allow-anonymous', async () => {
   const root = await newRoot();
   const refused = await bucketd(['--port', '0', '--host', '0.0.0.0', root]);

@@ -244,7 +244,7 @@ const NODE_FAMILIES = [
   'nodejs_version_info',
 ];
 
-test("/metrics: Node's process metrics; GC durations only with --metrics-gc, counting every collection", async () => {
+test("/metrics: Node's process metrics; GC durations only with --metrics-gc", async () => {
   const uploads = async (port: number): Promise<void> => {
     const client = await BucketClient.connect({ port });
     await client.createBucket('box');

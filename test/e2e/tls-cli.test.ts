@@ -39,6 +39,10 @@ test('bucket --ca uploads and downloads through TLS; BUCKET_CA (alone or with BU
     const oneShot = await runBucket(['--port', String(server.port), 'ls', 'photos'], '', { env: { BUCKET_CA: certs.ca } });
     assert.equal(oneShot.code, 0, oneShot.stderr);
     assert.match(oneShot.stdout, /photo\.bin/);
+    // Turned off in so many words, it stays off: plain text, which this server refuses.
+    const off = await runBucket(['--port', String(server.port), 'ls', 'photos'], '', { env: { BUCKET_CA: certs.ca, BUCKET_TLS: '0' } });
+    assert.equal(off.code, 6, off.stderr);
+    assert.match(off.stderr, /speaks TLS only/);
   } finally {
     assert.equal(await server.stop(), 0);
     await rm(work, { recursive: true, force: true });
