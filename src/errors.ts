@@ -99,7 +99,11 @@ export class BucketError extends Error {
     this.details = details;
   }
 
-  /** True when the server closed the connection after sending this error. */
+  /**
+   * True when the server closes the connection after this code, as this
+   * build knows the codes; false for a code it does not know (the next
+   * call then finds out from the connection itself).
+   */
   get closesConnection(): boolean {
     return closesConnection(this.code);
   }

@@ -262,7 +262,11 @@ else runMain({
       const bound = await opsServer.listen().catch(cannotListen(formatAddress(httpHost, httpPort)));
       httpLine = `bucketd http on http://${formatAddress(bound.address, bound.port)}/ (/metrics, /healthz, /readyz)\n`;
     }
-    const address = await running.listen().catch(cannotListen(formatAddress(host, port)));
+    const address = await running.listen().catch((error: unknown) => {
+      // A signal during start-up: the stop under way ends the process (exit 0).
+      if (stopping) return new Promise<never>(() => undefined);
+      return cannotListen(formatAddress(host, port))(error);
+    });
     // What start-up logged (a warning about the address, a repair) is out before the address is announced.
     logging.flush();
     process.stdout.write(`bucketd ${VERSION} listening on ${formatAddress(address.address, address.port)}${tls ? ' with TLS' : ''} (root ${storage.description})\n${httpLine}`);

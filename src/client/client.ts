@@ -519,8 +519,12 @@ export class BucketClient {
     try {
       return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#upload(bucket, name, source, size, options, started)));
     } catch (error) {
-      // Cancelled on purpose: what the server staged for a resume is not wanted.
-      if (error instanceof ClientError && error.code === 'CANCELLED' && started.uploadId !== undefined) await this.#abandon(started.uploadId);
+      // Cancelled on purpose: what the server staged for a resume is not
+      // wanted, and the error names no id, as there is nothing to resume.
+      if (error instanceof ClientError && error.code === 'CANCELLED' && started.uploadId !== undefined) {
+        await this.#abandon(started.uploadId);
+        throw error;
+      }
       throw withUploadId(error, started.uploadId);
     }
   }
@@ -555,7 +559,10 @@ export class BucketClient {
       return await this.#exclusive(() => this.#cancellable(options.signal, () => this.#resume(uploadId, open, options)));
     } catch (error) {
       // Cancelled on purpose, as for upload(): the rest is not wanted either.
-      if (error instanceof ClientError && error.code === 'CANCELLED') await this.#abandon(uploadId);
+      if (error instanceof ClientError && error.code === 'CANCELLED') {
+        await this.#abandon(uploadId);
+        throw error;
+      }
       throw withUploadId(error, uploadId);
     }
   }

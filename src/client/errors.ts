@@ -24,7 +24,11 @@ export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
 
 export class ClientError extends Error {
   readonly code: ClientErrorCode;
-  /** For a failed upload (protocol 4): the server's id of what it kept, for RESUME_UPLOAD. */
+  /**
+   * For a failed upload (protocol 4): the server's id of what it kept, for
+   * RESUME_UPLOAD. Not on a CANCELLED upload: cancelling drops what the
+   * server kept.
+   */
   uploadId?: string;
 
   constructor(code: ClientErrorCode, message: string = CLIENT_ERRORS[code], options?: { cause?: unknown }) {

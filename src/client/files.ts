@@ -50,7 +50,8 @@ export interface UploadFileOptions extends UploadOptions, RetryOptions {
   /**
    * Remembers the upload's id while it is in flight (FileUploadJournal),
    * so that uploading the same file (same path, size and modification
-   * time) again after this program was killed resumes it.
+   * time) again after this program was killed resumes it. Only files of
+   * 8 MiB or more are recorded: a smaller one is sent again whole.
    */
   journal?: UploadJournal;
 }

@@ -75,8 +75,9 @@ export interface ServerOptions {
   /** Serve TLS with this certificate and key (PEM), on the same port; plain-text clients are told so. */
   tls?: TlsFiles;
   /**
-   * Users, grants and quotas. Without it, or while it holds no user, the
-   * server is open to anyone who can reach it.
+   * Users, grants and quotas: `await UserStore.open(path.join(root,
+   * '.bucketd'))`, the file `bucketd user ...` manages. Without it, or
+   * while it holds no user, the server is open to anyone who can reach it.
    */
   users?: UserStore;
   /** Where a login is required, close connections not logged in this long after opening; 0 = never. */
@@ -215,14 +216,26 @@ export class BucketServer {
     return this.#staging.sweep();
   }
 
-  /** Starts listening (after tidying the unfinished uploads of an earlier run); resolves with the bound address. */
+  /**
+   * Starts listening (after tidying the unfinished uploads of an earlier
+   * run); resolves with the bound address. Rejects if close() was called
+   * before it could (a stop asked for during start-up): a closed server
+   * never takes its port again.
+   */
   async listen(): Promise<AddressInfo> {
     await this.#staging.start();
+    if (this.#closing !== undefined) throw new Error('the server was closed before it listened');
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.#server.once('error', onError);
       this.#server.listen(this.#options.port, this.#options.host, () => {
         this.#server.off('error', onError);
+        if (this.#closing !== undefined) {
+          // Closed while the port was being taken: it is let go again.
+          this.#server.close();
+          reject(new Error('the server was closed before it listened'));
+          return;
+        }
         this.#server.on('error', (error) => this.#options.logger.error('server error', { error: error.message }));
         resolve(this.#server.address() as AddressInfo);
       });

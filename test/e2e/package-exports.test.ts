@@ -20,7 +20,7 @@ const CLIENT_EXPORTS = [
 ];
 const SERVER_EXPORTS = [
   'Activity', 'BucketError', 'BucketServer', 'DEFAULT_HOST', 'DEFAULT_PORT', 'ERRORS', 'FsStorage', 'OpsHttpServer', 'PROTOCOL_VERSION',
-  'ServerMetrics', 'TlsSetupError', 'UnsafeRootError', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'accessLog', 'closesConnection',
+  'ServerMetrics', 'TlsSetupError', 'UnsafeRootError', 'UserStore', 'VERSION', 'VerifiedDownload', 'VerifiedUpload', 'accessLog', 'closesConnection',
   'combineHooks', 'createLogger',
 ];
 

@@ -101,3 +101,29 @@ test('every request ends at one point that knows what it did', async () => {
     await rm(base, { recursive: true, force: true });
   }
 });
+
+test('a server closed before or while it starts to listen never takes its port, and lets the process end', async () => {
+  const base = await tempDir();
+  const listeningSockets = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'TCPServerWrap').length;
+  try {
+    for (const when of ['before', 'during'] as const) {
+      const before = listeningSockets();
+      const server = new BucketServer({ storage: await FsStorage.open(path.join(base, when)), port: 0 });
+      let listening: Promise<unknown>;
+      if (when === 'before') {
+        await server.close();
+        listening = server.listen();
+      } else {
+        // A stop asked for while it tidies the unfinished uploads of an earlier run.
+        listening = server.listen();
+        await server.close();
+      }
+      await assert.rejects(listening, /closed before it listened/, when);
+      await server.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(listeningSockets(), before, `closed ${when} listen: no port left open`);
+    }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});

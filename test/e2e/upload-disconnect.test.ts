@@ -113,6 +113,8 @@ describe('interrupted transfers', () => {
     await assert.rejects(client.upload('box', 'cancelled.bin', source, 50_000_000, { signal: controller.signal }), (error) => {
       assert.ok(error instanceof ClientError);
       assert.equal(error.code, 'CANCELLED');
+      // Nothing is kept to resume, so no id is given for it.
+      assert.equal(error.uploadId, undefined);
       return true;
     });
     // Cancelled on purpose, the upload's staged bytes are aborted too.
