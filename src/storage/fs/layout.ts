@@ -44,9 +44,10 @@ export class FsLayout {
   /**
    * Creates ROOT (parents included) if absent, checks that the bookkeeping
    * folders are real folders, and empties what an earlier run left
-   * half-done (uploads in flight, removals in progress).
+   * half-done (uploads in flight, removals in progress). `hold` runs once
+   * .bucketd is a real folder, before anything in it is made or cleared
+   * (see FsStorageOptions).
    */
-  /** `hold` runs once .bucketd is a real folder, before anything in it is made or cleared (see FsStorageOptions). */
   static async prepare(root: string, hold?: (bookkeepingDir: string) => Promise<void>): Promise<FsLayout> {
     await mkdir(path.resolve(root), { recursive: true }).catch(async (error: unknown) => {
       // Made at the same moment by another server starting on a new ROOT:
